@@ -1,0 +1,36 @@
+# Everyday targets. `make setup` and `make test` are the README's two commands.
+PY := .venv/bin/python
+
+.PHONY: setup test thorough bench fixtures fixtures-check compat check-torch check-impl clean
+
+setup:
+	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
+
+test:
+	$(PY) -m pytest -n auto
+
+# Slow tiers, on demand (not run by CI).
+thorough:
+	$(PY) -m adagrad.conformance.cli check torch.optim:Adagrad --profile thorough
+	$(PY) -m adagrad.conformance.cli check adagrad.impl:Adagrad --profile thorough
+
+bench:
+	$(PY) -m pytest benchmarks --benchmark-only -p no:xdist --benchmark-columns=min,median,max,rounds
+
+fixtures:
+	$(PY) -m adagrad.conformance.cli fixtures regen --write
+
+fixtures-check:
+	$(PY) -m adagrad.conformance.cli fixtures check
+
+compat:
+	$(PY) -m adagrad.conformance.compat
+
+check-torch:
+	$(PY) -m adagrad.conformance.cli check torch.optim:Adagrad
+
+check-impl:
+	$(PY) -m adagrad.conformance.cli check adagrad.impl:Adagrad
+
+clean:
+	rm -rf .venv build dist *.egg-info reports .hypothesis .benchmarks
