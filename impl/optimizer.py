@@ -1,0 +1,235 @@
+"""``Adagrad``: the optimizer class, a thin shell around :func:`adagrad.impl.functional.adagrad`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .functional import FusedBackend, adagrad
+
+__all__ = ["Adagrad"]
+
+# The step counter is float64: exact up to 2**53 steps, where torch's float32 counter stops
+# at 2**24 and freezes the lr_decay schedule (spec R2, divergence D2).
+STEP_DTYPE = torch.float64
+
+_FUSED_DEVICES = ("cpu", "cuda")
+
+
+class Adagrad(torch.optim.Optimizer):
+    r"""Adagrad (Duchi et al., 2011) with torch 2.13's constructor, state and API.
+
+    For every parameter θ with a gradient, each :meth:`step` does (spec R1), element-wise:
+
+    .. math::
+        \begin{aligned}
+        t &\leftarrow t + 1 \\
+        \tilde\gamma &\leftarrow \gamma / (1 + (t - 1)\eta) \\
+        g &\leftarrow -g \quad \text{if maximize} \\
+        g &\leftarrow g + \lambda\theta \quad \text{if } \lambda \ne 0 \\
+        s &\leftarrow s + g^2 \\
+        \theta &\leftarrow \theta - \tilde\gamma\, g / (\sqrt{s} + \epsilon)
+        \end{aligned}
+
+    with γ = ``lr``, η = ``lr_decay``, λ = ``weight_decay``, ε = ``eps`` and s starting at the
+    parameter's own group's τ = ``initial_accumulator_value`` (spec R13; torch uses the
+    constructor's τ for every group, divergence D1).
+
+    Three paths compute it: the for-loop (default on CPU; sparse, complex and differentiable
+    steps; bitwise equal to torch's for-loop on dense float32/float64), ``foreach=True``
+    (multi-tensor ops, fewer passes over memory than torch's) and ``fused=True`` (one pass per
+    element: torch's CPU kernel on CPU, a multi-tensor Triton kernel on CUDA). The attribute
+    :attr:`fused_backend` (``"auto"``, ``"triton"``, ``"cpu"``) picks the fused kernel.
+
+    Args:
+        params: tensors, or dicts ``{"params": [...], **hyperparameters}`` (spec R12).
+        lr: learning rate γ, a float or a 1-element tensor (default 1e-2).
+        lr_decay: η (default 0).
+        weight_decay: λ, L2 penalty (default 0).
+        initial_accumulator_value: τ, the accumulator's start value (default 0).
+        eps: ε, added to the denominator outside the square root (default 1e-10).
+        foreach: use the foreach path (default: on CUDA only).
+        maximize: maximize the objective instead of minimizing it.
+        differentiable: run the step under autograd (for-loop path).
+        fused: use the fused path (not with ``foreach=True`` or ``differentiable=True``).
+
+    Raises:
+        ValueError: invalid hyperparameters or params, with torch's messages (spec R24).
+        RuntimeError: ``fused`` with ``differentiable`` or with ``foreach=True``.
+
+    Example:
+        >>> import torch
+        >>> from adagrad.impl import Adagrad
+        >>> w = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+        >>> opt = Adagrad([w], lr=0.5)
+        >>> w.grad = torch.tensor([2.0, -2.0])
+        >>> opt.step()
+        >>> w.tolist(), opt.state[w]["sum"].tolist(), opt.state[w]["step"].item()
+        ([0.5, -0.5], [4.0, 4.0], 1.0)
+    """
+
+    #: Which kernel serves ``fused=True`` groups (see :data:`adagrad.impl.functional.FusedBackend`).
+    fused_backend: FusedBackend
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float | Tensor = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        # `not 0.0 <= x` rather than `x < 0.0` so that NaN is rejected too.
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        self.fused_backend = "auto"
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
+            "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
+        }
+        # torch.optim.Optimizer.__init__ calls self.add_param_group for every group, which is
+        # where state is created (eagerly, spec R14).
+        super().__init__(params, defaults)
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+            # Tells GradScaler to hand us grad_scale/found_inf instead of unscaling itself.
+            self._step_supports_amp_scaling = True
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Adds a group (spec R16) and creates its parameters' state from its own τ (R13).
+
+        Args:
+            param_group: ``{"params": [...], **hyperparameters}``; missing hyperparameters come
+                from the constructor's defaults.
+        """
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for p in group["params"]:
+            if not self.state[p]:
+                self._init_state(p, group)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Loads a state_dict saved by this class or by ``torch.optim.Adagrad`` (spec R18).
+
+        Hyperparameters come from the saved groups, ``sum`` is cast to each parameter's dtype
+        and device, step counters are brought to this class's float64 (on the parameter's
+        device for fused groups), and parameters the state_dict has no state for start afresh
+        from their group's τ.
+
+        Args:
+            state_dict: as returned by :meth:`state_dict`.
+        """
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group.setdefault("fused", None)
+            for p in group["params"]:
+                state = self.state[p]
+                if "step" not in state or "sum" not in state:
+                    self._init_state(p, group)
+                else:
+                    state["step"] = self._step_tensor(state["step"], p, group)
+
+    def share_memory(self) -> None:
+        """Moves every accumulator to shared memory (as torch does, steps stay private)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].share_memory_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """Performs one optimization step (spec R1, R23).
+
+        Args:
+            closure: re-evaluates the model and returns the loss; called once, with grad
+                enabled.
+
+        Returns:
+            The closure's return value, or None without a closure.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        with torch.set_grad_enabled(bool(self.defaults["differentiable"])):
+            for group in self.param_groups:
+                self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        params, grads, sums, steps = [], [], [], []
+        has_sparse_grad = has_complex = False
+        for p in group["params"]:
+            if p.grad is None:
+                continue  # spec R15: no gradient, no step
+            if group["fused"] and (
+                p.device.type not in _FUSED_DEVICES or not torch.is_floating_point(p)
+            ):
+                raise RuntimeError(
+                    "`fused=True` requires all the params to be floating point Tensors of "
+                    f"supported devices: {list(_FUSED_DEVICES)} but {p.dtype} and {p.device.type}"
+                )
+            state = self.state[p]
+            if not state:
+                self._init_state(p, group)
+            params.append(p)
+            grads.append(p.grad)
+            sums.append(state["sum"])
+            steps.append(state["step"])
+            has_sparse_grad |= p.grad.is_sparse
+            has_complex |= torch.is_complex(p)
+        adagrad(
+            params, grads, sums, steps,
+            lr=group["lr"], weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
+            eps=group["eps"], maximize=group["maximize"], foreach=group["foreach"],
+            fused=group["fused"], differentiable=group["differentiable"],
+            has_sparse_grad=has_sparse_grad, has_complex=has_complex,
+            grad_scale=getattr(self, "grad_scale", None),
+            found_inf=getattr(self, "found_inf", None),
+            fused_backend=self.fused_backend,
+        )  # fmt: skip
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> None:
+        """The one place state is created: step 0 and a sum filled with the group's τ."""
+        tau = group["initial_accumulator_value"]
+        # Complex parameters: real and imaginary parts each start at τ (spec R11).
+        fill = complex(tau, tau) if torch.is_complex(p) else tau
+        self.state[p] = {
+            "step": self._step_tensor(torch.zeros((), dtype=STEP_DTYPE), p, group),
+            "sum": torch.full_like(p, fill, memory_format=torch.preserve_format),
+        }
+
+    @staticmethod
+    def _step_tensor(step: Any, p: Tensor, group: dict[str, Any]) -> Tensor:
+        """A step counter as this class keeps it: float64, on p's device for fused groups."""
+        device = p.device if group.get("fused") else torch.device("cpu")
+        if isinstance(step, Tensor):
+            return step.detach().to(device=device, dtype=STEP_DTYPE)
+        return torch.tensor(float(step), dtype=STEP_DTYPE, device=device)
