@@ -85,11 +85,7 @@ class ReferenceAdagrad:
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
                 f"but got {type(params).__name__}"
             )
-        if isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the ordering "
-                "of tensors in sets will change between runs. Please use a list instead."
-            )
+        # A top-level set is accepted, as torch 2.13 does (only a group's "params" set is refused).
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
