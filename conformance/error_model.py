@@ -95,8 +95,8 @@ def step_error(
         d = r + eps
         e_d = e_r + (eps * fmt.u + fmt.underflow) + _round(d, fmt)
         q = g / d
-        # First order needs the denominator well away from its own error; otherwise no bound.
-        e_q = np.where(e_d < d / 2, (e_g + np.abs(q) * e_d) / (d - e_d), np.inf) + _round(q, fmt)
+        # |g~/d~ - g/d| <= (e_g + |q| e_d) / (d - e_d) holds whenever e_d < d; beyond, no bound.
+        e_q = np.where(e_d < d, (e_g + np.abs(q) * e_d) / (d - e_d), np.inf) + _round(q, fmt)
         upd = clr * q
         e_upd = abs(clr) * e_q + np.abs(q) * e_clr + _round(upd, fmt)
         p_new = p - upd

@@ -1,0 +1,54 @@
+"""Targets: the Adagrad under test, named ``module:attr``.
+
+A target is a class or a factory ``f(params, **hyperparameters)`` returning an object with
+torch's Optimizer API (``step``, ``zero_grad``, ``param_groups``, ``state``, ``state_dict``,
+``load_state_dict``, ``add_param_group`` and the hook registrations).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Target", "TargetError", "load_target"]
+
+DEFAULT_TARGET = "torch.optim:Adagrad"
+
+
+class TargetError(Exception):
+    """The target cannot be named, imported or called (a usage error: exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """An importable optimizer factory; ``make(params, **hyper)`` builds one optimizer."""
+
+    spec: str
+    factory: Callable[..., Any]
+
+    def make(self, params: Any, **hyper: Any) -> Any:
+        return self.factory(params, **hyper)
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def load_target(spec: str) -> Target:
+    """Import ``module:attr`` (attr may be dotted); raise :class:`TargetError` with one clear line."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"target {spec!r} must have the form 'module:attr', e.g. torch.optim:Adagrad")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # any import failure is the user's to fix: name it
+        raise TargetError(f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r} (target {spec!r})") from None
+    if not callable(obj):
+        raise TargetError(f"target {spec!r} is a {type(obj).__name__}, not a class or factory")
+    return Target(spec, obj)
