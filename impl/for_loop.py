@@ -4,6 +4,8 @@ It is the only path for sparse gradients and for ``differentiable=True``, and fo
 float64 dense tensors it is bitwise equal to ``torch.optim.Adagrad(foreach=False)``: the
 accumulator is ``sum.addcmul_(g, g, value=1)``, the denominator ``sqrt(sum).add_(eps)`` and the
 update ``param.addcdiv_(g, std, value=-clr)``, so every element sees the same roundings.
+float16/bfloat16 tensors are updated in float32 and rounded once (unlike torch, whose float16
+update turns ``eps=1e-10`` into 0: divergence D3).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from torch import Tensor
 
 from .common import SPARSE_WEIGHT_DECAY_ERROR
 
-__all__ = ["for_loop_adagrad"]
+__all__ = ["HALF_DTYPES", "for_loop_adagrad"]
+
+#: Dtypes whose arithmetic runs in float32, each result rounded back once.
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def for_loop_adagrad(
@@ -57,35 +62,54 @@ def for_loop_adagrad(
     for param, grad, state_sum, step_t in zip(params, grads, state_sums, state_steps):
         step_t += 1
         step = step_t.item()
-        if maximize:
-            grad = torch.neg(grad)
-        if weight_decay != 0:
-            if grad.is_sparse:
-                raise RuntimeError(SPARSE_WEIGHT_DECAY_ERROR)
-            grad = grad.add(param, alpha=weight_decay)
         # A tensor lr is divided in its own dtype, as torch does, so both round clr alike.
         clr = lr / (1 + (step - 1) * lr_decay)
         if grad.is_sparse:
-            _sparse_update(param, grad, state_sum, clr=clr, eps=eps)
-            continue
-        if torch.is_complex(param):
-            # Real and imaginary parts are independent elements with their own sums (R11).
-            param = torch.view_as_real(param)
-            grad = torch.view_as_real(grad)
-            state_sum = torch.view_as_real(state_sum)
-        state_sum.addcmul_(grad, grad, value=1)
-        if differentiable:
-            # Out of place: an in-place add on sqrt's output would break its backward.
-            std = state_sum.sqrt() + eps
+            _sparse_update(param, grad, state_sum, clr=clr, eps=eps, maximize=maximize)
+        elif param.dtype in HALF_DTYPES:
+            # float16 cannot hold eps=1e-10 and squares underflow (D3): compute in float32,
+            # round each result once when it is stored back.
+            param32, state_sum32 = param.float(), state_sum.float()
+            _dense_update(param32, grad.float(), state_sum32, clr=clr, eps=eps,
+                          weight_decay=weight_decay, maximize=maximize,
+                          differentiable=differentiable)  # fmt: skip
+            state_sum.copy_(state_sum32)
+            param.copy_(param32)
         else:
-            std = state_sum.sqrt().add_(eps)
-        param.addcdiv_(grad, std, value=-clr)
+            _dense_update(param, grad, state_sum, clr=clr, eps=eps, weight_decay=weight_decay,
+                          maximize=maximize, differentiable=differentiable)  # fmt: skip
+
+
+def _dense_update(
+    param: Tensor, grad: Tensor, state_sum: Tensor, *, clr: float | Tensor, eps: float,
+    weight_decay: float, maximize: bool, differentiable: bool,
+) -> None:  # fmt: skip
+    """The dense update, op for op as torch's for-loop does it (hence bitwise equal)."""
+    if maximize:
+        grad = torch.neg(grad)
+    if weight_decay != 0:
+        grad = grad.add(param, alpha=weight_decay)
+    if torch.is_complex(param):
+        # Real and imaginary parts are independent elements with their own sums (R11).
+        param = torch.view_as_real(param)
+        grad = torch.view_as_real(grad)
+        state_sum = torch.view_as_real(state_sum)
+    state_sum.addcmul_(grad, grad, value=1)
+    if differentiable:
+        # Out of place: an in-place add on sqrt's output would break its backward.
+        std = state_sum.sqrt() + eps
+    else:
+        std = state_sum.sqrt().add_(eps)
+    param.addcdiv_(grad, std, value=-clr)
 
 
 def _sparse_update(
-    param: Tensor, grad: Tensor, state_sum: Tensor, *, clr: float | Tensor, eps: float
-) -> None:
+    param: Tensor, grad: Tensor, state_sum: Tensor, *, clr: float | Tensor, eps: float,
+    maximize: bool,
+) -> None:  # fmt: skip
     """Updates only the rows a sparse COO gradient names (spec R9)."""
+    if maximize:
+        grad = torch.neg(grad)
     # The update is non-linear in g, so duplicate indices must be summed before squaring.
     grad = grad.coalesce()
     indices = grad._indices()

@@ -8,6 +8,7 @@ Compared with torch's foreach Adagrad it makes fewer passes over memory:
   into slices), and all four ops run on one batch before the next, so the denominator and the
   accumulator written by one op are still in cache when the next op reads them.
 
+float16/bfloat16 batches are computed in float32 and rounded once, as in the for-loop path.
 Each element sees exactly the ops of the for-loop path (``addcmul_``, ``sqrt``, ``add_(eps)``,
 ``addcdiv_`` with ``value=-clr``), so on CPU the two paths give bitwise equal results.
 """
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .common import advance_steps, group_by_device_and_dtype, negative_decayed_lrs, step_values
-from .for_loop import for_loop_adagrad
+from .for_loop import HALF_DTYPES, for_loop_adagrad
 
 __all__ = ["BATCH_ELEMENTS", "foreach_adagrad"]
 
@@ -94,6 +95,15 @@ def _update_batch(
     maximize: bool,
 ) -> None:
     """The four passes of one batch: accumulate, sqrt, add eps, scaled divide-and-add."""
+    if params and params[0].dtype in HALF_DTYPES:
+        # As in the for-loop: float32 arithmetic, one rounding per stored result (D3).
+        params32 = [p.float() for p in params]
+        sums32 = [s.float() for s in sums]
+        _update_batch(params32, [g.float() for g in grads], sums32, minus_clrs,
+                      weight_decay=weight_decay, eps=eps, maximize=maximize)  # fmt: skip
+        torch._foreach_copy_(sums, sums32)
+        torch._foreach_copy_(params, params32)
+        return
     if maximize:
         grads = torch._foreach_neg(grads)
         if weight_decay != 0:

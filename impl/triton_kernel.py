@@ -84,10 +84,11 @@ def _kernel() -> Any:
         numel = tl.load(row + 4)
         contiguous = tl.load(row + 5)
 
+        if HAS_INF:
+            # GradScaler saw an inf or NaN: touch nothing (every element masked off).
+            numel = tl.where(tl.load(inf_ptr) == 0, numel, 0)
         idx = start + tl.arange(0, BLOCK).to(tl.int64)
         mask = idx < numel
-        if HAS_INF:
-            mask = mask & (tl.load(inf_ptr) == 0)
         if contiguous != 0:
             p_off = idx
             g_off = idx
