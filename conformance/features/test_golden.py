@@ -29,6 +29,19 @@ pytestmark = feature("golden")
 
 _REAL = {"complex64": "float32", "complex128": "float64", "bfloat16": "bfloat16"}
 
+#: Features a golden case also needs, by the rules it lists: a target that excludes one of them
+#: (``--exclude sparse`` for a fused path) skips those cases, with the reason, instead of failing.
+RULE_FEATURES = {"R9": "sparse", "R10": "sparse", "R11": "complex", "R15": "missing-grads", "R25": "non-finite",
+                 "R31": "lr-schedule", "R12": "groups", "R13": "groups"}
+DTYPE_FEATURES = {"float16": "numerics-float16", "bfloat16": "numerics-bfloat16", "complex64": "complex",
+                  "complex128": "complex"}
+
+
+def needed_features(case: Case) -> set[str]:
+    """The other features a case depends on (from its rules and dtype)."""
+    found = {RULE_FEATURES[r] for r in case.rules if r in RULE_FEATURES}
+    return found | ({DTYPE_FEATURES[case.dtype]} if case.dtype in DTYPE_FEATURES else set())
+
 
 def _collect() -> list[Any]:
     """One parameter per stored case, or a single failing one if the fixture tree is damaged."""
@@ -57,12 +70,14 @@ def _dense(g: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[np.ndarray,
 
 
 def to_harness_case(case: Case) -> HarnessCase:
-    """The golden case as the harness runs it: groups 0's hyperparameters are also the defaults.
+    """The golden case as the harness runs it; group 0's tau is also the constructor's.
 
-    Passing them to the constructor matters where a target ignores a group's own tau (torch,
-    D1): then only cases whose groups differ in tau (rule R13) can tell.
+    The harness passes a single group's hyperparameters as constructor keywords. With several
+    groups, tau is passed to the constructor as well, because a target may ignore a group's own
+    tau (torch, D1): then only cases whose groups differ in tau (rule R13) can tell.
     """
     groups = [{**g.hyperparameters(), "params": list(g.params)} for g in case.groups]
+    options = {} if len(groups) == 1 else {"initial_accumulator_value": case.groups[0].initial_accumulator_value}
     edits = {k: [(gi, key, value) for gi, changes in step.set_groups for key, value in changes.items()]
              for k, step in enumerate(case.steps) if step.set_groups}
     return HarnessCase(
@@ -70,7 +85,7 @@ def to_harness_case(case: Case) -> HarnessCase:
         params=[np.array(p) for p in case.params],
         grads=[list(step.grads) for step in case.steps],
         groups=groups,
-        options=dict(case.groups[0].hyperparameters()),
+        options=options,
         edits=edits,
     )
 
@@ -107,11 +122,14 @@ def golden_bounds(case: Case) -> list[tuple[list[np.ndarray], list[np.ndarray]]]
 
 
 @pytest.mark.parametrize("case", _collect())
-def test_golden_trajectory(target, record_ulps, case):
+def test_golden_trajectory(target, record_ulps, case, pytestconfig):
     """Every step of a stored trajectory: params and sums within the error model, steps exact."""
     if isinstance(case, FixtureError):
         pytest.fail(f"golden fixtures are damaged; regenerate with `make fixtures` or restore them:\n{case}",
                     pytrace=False)
+    excluded = needed_features(case) & set(pytestconfig.getoption("--adagrad-exclude"))
+    if excluded:
+        pytest.skip(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")
     real = _REAL.get(case.dtype, case.dtype)
     hcase = to_harness_case(case)
     worst = 0.0
