@@ -261,3 +261,28 @@ def test_sparse_step_does_not_modify_its_inputs_R26():
     np.testing.assert_array_equal(p, np.arange(4.0))
     np.testing.assert_array_equal(s, np.ones(4))
     np.testing.assert_array_equal(grad.values, values)
+
+
+# -- R29: memory layout -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda a: a.T,  # transposed
+        lambda a: np.repeat(a, 2, axis=1)[:, ::2],  # strided slice
+        lambda a: np.asfortranarray(a),  # column-major
+        lambda a: np.broadcast_to(a[:1], a.shape),  # expanded: every row is row 0 (stride 0)
+    ],
+    ids=["transposed", "sliced", "fortran", "expanded"],
+)
+@given(data=st.data(), lr=lrs, weight_decay=st.one_of(st.just(0.0), st.floats(1e-4, 1.0)), maximize=st.booleans())
+def test_any_strides_give_the_contiguous_values_R29(layout, data, lr, weight_decay, maximize):
+    """Non-contiguous inputs (and gradients) give exactly the values of contiguous copies (R29)."""
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=4))
+    p, g = data.draw(finite_arrays(shape)), data.draw(finite_arrays(shape))
+    s = np.abs(data.draw(finite_arrays(shape)))
+    odd = [layout(a) for a in (p, g, s)]
+    hyper = dict(lr=lr, weight_decay=weight_decay, maximize=maximize)
+    want = adagrad_step(*(np.ascontiguousarray(a) for a in odd), 3, **hyper)
+    got = adagrad_step(*odd, 3, **hyper)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
