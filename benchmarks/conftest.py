@@ -12,6 +12,14 @@ from typing import Any
 BYTES_PER_ELEMENT = {"step": 20, "copy": 8}
 
 
+def pytest_configure(config: Any) -> None:
+    """One intra-op thread: on a small shared machine, ATen's per-op thread hand-off and other
+    processes' load made 2-thread medians swing by 2-10x between identical runs."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
     session = getattr(config, "_benchmarksession", None)
     if session is None or not session.benchmarks:

@@ -37,9 +37,15 @@ def group_by_device_and_dtype(
         *lists: parallel lists (params first, then grads, sums, steps...).
 
     Returns:
-        ``{(device, dtype): (sublist_0, sublist_1, ...)}`` in first-seen order. New lists are
-        built; the caller's lists are never mutated.
+        ``{(device, dtype): (sublist_0, sublist_1, ...)}`` in first-seen order. With a single
+        group the caller's lists are returned as they are; callers must not mutate them.
     """
+    first = lists[0][0] if lists[0] else None
+    if first is not None:
+        device, dtype = first.device, first.dtype
+        if all(p.dtype == dtype and p.device == device for p in lists[0]):
+            # The usual case, one group: no copying of the lists.
+            return {(device, dtype): tuple(list(x) if not isinstance(x, list) else x for x in lists)}
     groups: dict[tuple[torch.device, torch.dtype], tuple[list[Tensor], ...]] = {}
     for i, p in enumerate(lists[0]):
         key = (p.device, p.dtype)
@@ -87,13 +93,12 @@ def check_fusable(
     has_sparse_grad: bool,
     has_complex: bool,
 ) -> None:
-    """Raises torch's errors for what no fused kernel serves (spec R27)."""
+    """Raises torch's errors for what no fused kernel serves (spec R27).
+
+    Like torch, it trusts the caller's ``has_sparse_grad``/``has_complex`` flags (the optimizer
+    computes them while gathering tensors) rather than scanning every tensor again.
+    """
     if differentiable:
         raise RuntimeError("adagrad with fused=True does not support differentiable=True")
-    if (
-        has_sparse_grad
-        or has_complex
-        or any(g.is_sparse for g in grads)
-        or any(torch.is_complex(p) for p in params)
-    ):
+    if has_sparse_grad or has_complex:
         raise RuntimeError(FUSED_SPARSE_COMPLEX_ERROR)
