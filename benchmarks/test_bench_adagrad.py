@@ -26,7 +26,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "torch": torch.optim.Adagrad,
     "ours": Adagrad,
 }
-ROUNDS = 30
+ROUNDS = 100
 
 
 def _params(count: int, numel: int) -> list[torch.Tensor]:
