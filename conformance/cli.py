@@ -30,13 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from . import runner
 
+    from adagrad.fixtures import cli as fixtures_cli
+
     runner.register(sub)
-    try:
-        from adagrad.fixtures import cli as fixtures_cli
-    except ImportError:  # pragma: no cover - the fixtures package ships with this one
-        fixtures_cli = None
-    if fixtures_cli is not None and hasattr(fixtures_cli, "register"):
-        fixtures_cli.register(sub)
+    fixtures_cli.register(sub)
     return parser
 
 

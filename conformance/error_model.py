@@ -7,7 +7,8 @@ root two (``sqrt`` need not be correctly rounded: within 1 ulp), and every hyper
 rounding when it is converted to the dtype (the decayed lr three: it may be computed in the
 dtype). The bound does not depend on the evaluation
 order or on whether FMA is used (fewer roundings only make the error smaller). Propagation is
-first order; each bound is multiplied by ``1 + 16 * u`` for the neglected second-order terms.
+first order; each step's new error is multiplied by ``1 + 16 * u`` for the neglected
+second-order terms.
 
 The bound is per element and in absolute terms; divided by the dtype's ulp at the expected
 value it is the tolerance in ulps (what reports print). The oracle's own float64 rounding is
@@ -64,18 +65,21 @@ def step_error(
     dtype: str,
     param_err: np.ndarray | float = 0.0,
     sum_err: np.ndarray | float = 0.0,
+    lr_dtype: str | None = None,
 ) -> Bound:
     """Error of one step computed in ``dtype``, from inputs already off by ``param_err``/``sum_err``.
 
     ``param``, ``grad``, ``state_sum`` are the exact (oracle) values, float64 real arrays
-    (complex values as real pairs); ``step`` the step count before this step.
+    (complex values as real pairs); ``step`` the step count before this step. ``lr_dtype`` is
+    the dtype of a tensor lr: the decayed lr is then computed in that dtype.
     """
     fmt = FORMATS[dtype]
+    lr_fmt = FORMATS[lr_dtype] if lr_dtype is not None and FORMATS[lr_dtype].u > fmt.u else fmt
     p, g, s = (np.asarray(a, dtype=np.float64) for a in (param, grad, state_sum))
     ep, es = np.asarray(param_err, dtype=np.float64), np.asarray(sum_err, dtype=np.float64)
     t = step + 1
     clr = lr / (1.0 + (t - 1) * lr_decay)
-    e_clr = _round(clr, fmt, CLR_ROUNDINGS)
+    e_clr = _round(clr, lr_fmt, CLR_ROUNDINGS)
     if maximize:
         g = -g
     with np.errstate(all="ignore"):
@@ -101,8 +105,10 @@ def step_error(
         e_upd = abs(clr) * e_q + np.abs(q) * e_clr + _round(upd, fmt)
         p_new = p - upd
         e_p = ep + e_upd + _round(p_new, fmt)
+    # The slack covers this step's second-order terms; carried-in error is not inflated again,
+    # or it would compound as (1 + 16u)**steps.
     slack = 1.0 + 16 * fmt.u
-    return Bound(param=e_p * slack, sum=e_s * slack)
+    return Bound(param=ep + (e_p - ep) * slack, sum=es + (e_s - es) * slack)
 
 
 def step_bound(
@@ -160,6 +166,10 @@ class ErrorTracker:
         self._target = Bound(np.zeros(shape), np.full(shape, tau_err))
         self._oracle = Bound(np.zeros(shape), np.zeros(shape))
 
+    def current(self) -> Bound:
+        """The tolerance before any (further) step: the carried errors."""
+        return Bound(self._target.param + self._oracle.param, self._target.sum + self._oracle.sum)
+
     def step(
         self,
         param: np.ndarray,
@@ -171,10 +181,13 @@ class ErrorTracker:
         **hyper: float,
     ) -> Bound:
         new = []
-        for dtype, prev in ((self.dtype, self._target), ("float64", self._oracle)):
-            b = step_error(param, grad, state_sum, step, dtype=dtype, param_err=prev.param, sum_err=prev.sum, **hyper)
+        lr_dtype = hyper.pop("lr_dtype", None)
+        for dtype, prev, lr_dt in ((self.dtype, self._target, lr_dtype), ("float64", self._oracle, None)):
+            b = step_error(
+                param, grad, state_sum, step, dtype=dtype, param_err=prev.param, sum_err=prev.sum, lr_dtype=lr_dt, **hyper
+            )
             if touched is not None:
                 b = Bound(np.where(touched, b.param, prev.param), np.where(touched, b.sum, prev.sum))
             new.append(b)
         self._target, self._oracle = new
-        return Bound(self._target.param + self._oracle.param, self._target.sum + self._oracle.sum)
+        return self.current()

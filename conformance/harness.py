@@ -42,7 +42,8 @@ class Case:
         dtype: parameter dtype name (float64, float32, float16, bfloat16, complex64, complex128).
         params: initial parameter values.
         grads: ``grads[step][param]``; None means the parameter has no gradient that step.
-        groups: param groups: hyperparameter dicts with ``"params"`` as indices into ``params``.
+        groups: param groups: hyperparameter dicts with ``"params"`` as indices into ``params``;
+            a group with ``"added_at": k`` is added by ``add_param_group`` before step k.
         options: extra constructor keywords (``foreach``, ``fused``, ...).
         edits: ``{step: [(group, key, value)]}`` applied to ``param_groups`` before that step.
         start: teacher forcing: ``(sum, step)`` per parameter loaded before the first step.
@@ -106,20 +107,24 @@ def _lr_value(case: Case, lr: Any) -> Any:
 def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
     """Construct the target's optimizer for ``case``; returns ``(optimizer, params)``."""
     tensors = [to_torch(p, case.dtype).requires_grad_(True) for p in case.params]
-    if len(case.groups) == 1:  # the everyday form: hyperparameters as constructor keywords
+    if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
+        tensors = [t.clone() for t in tensors]
+    if len(case.groups) == 1 and "added_at" not in case.groups[0]:  # the everyday form: hyperparameters as constructor keywords
         hyper = {k: v for k, v in case.groups[0].items() if k != "params"}
         if "lr" in hyper:
             hyper["lr"] = _lr_value(case, hyper["lr"])
         opt = target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options)
         return _load_start(opt, case), tensors
-    groups = []
-    for group in case.groups:
-        g = {k: v for k, v in group.items() if k != "params"}
-        if "lr" in g:
-            g["lr"] = _lr_value(case, g["lr"])
-        g["params"] = [tensors[i] for i in group["params"]]
-        groups.append(g)
+    groups = [_target_group(case, g, tensors) for g in case.groups if "added_at" not in g]
     return _load_start(target.make(groups, **case.options), case), tensors
+
+
+def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict[str, Any]:
+    g = {k: v for k, v in group.items() if k not in ("params", "added_at")}
+    if "lr" in g:
+        g["lr"] = _lr_value(case, g["lr"])
+    g["params"] = [tensors[i] for i in group["params"]]
+    return g
 
 
 def _load_start(opt: Any, case: Case) -> Any:
@@ -138,6 +143,9 @@ def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]]
     """Yield ``(params, sums, steps)`` after each step of the case on the target (NumPy copies)."""
     opt, tensors = opt_and_params or build_target(target, case)
     for k, step_grads in enumerate(case.grads):
+        for group in case.groups:
+            if group.get("added_at") == k:
+                opt.add_param_group(_target_group(case, group, tensors))
         for gi, key, value in case.edits.get(k, []):
             opt.param_groups[gi][key] = _lr_value(case, value) if key == "lr" else value
         for p, g in zip(tensors, step_grads):
@@ -145,7 +153,14 @@ def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]]
         opt.step()
         state = opt.state_dict()["state"]
         sums = [to_numpy(state[i]["sum"]) if i in state else None for i in range(len(tensors))]
-        steps = [int(float(state[i]["step"])) if i in state else 0 for i in range(len(tensors))]
+        # state_dict ids number the parameters in group order
+        order = [i for g in case.groups if g.get("added_at", 0) <= k for i in g["params"]]
+        sums: list[np.ndarray | None] = [None] * len(tensors)
+        steps = [0] * len(tensors)
+        for sid, i in enumerate(order):
+            if sid in state:
+                sums[i] = to_numpy(state[sid]["sum"])
+                steps[i] = int(float(state[sid]["step"]))
         yield [to_numpy(p) for p in tensors], sums, steps
 
 
@@ -158,28 +173,35 @@ def _pairs(x: np.ndarray) -> np.ndarray:
 def run_oracle(case: Case):
     """Yield ``(params, sums, steps, param_bounds, sum_bounds)`` after each step of the case."""
     params = [Param(p) for p in case.params]
-    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [params[i] for i in g["params"]]} for g in case.groups]
-    opt = ReferenceAdagrad(groups)
+
+    def oracle_group(g: dict[str, Any]) -> dict[str, Any]:
+        return {**{k: v for k, v in g.items() if k not in ("params", "added_at")}, "params": [params[i] for i in g["params"]]}
+
+    opt = ReferenceAdagrad([oracle_group(g) for g in case.groups if "added_at" not in g])
     trackers = []
     for i, p in enumerate(params):
-        tau = opt.param_groups[case.group_of(i)]["initial_accumulator_value"]
+        tau = case.groups[case.group_of(i)].get("initial_accumulator_value", 0.0)
         trackers.append(ErrorTracker(case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau))
     if case.start is not None:
         for p, (s, t) in zip(params, case.start):
             opt.state[p] = {"step": int(t), "sum": np.array(s, dtype=p.data.dtype)}
         for tr in trackers:  # the loaded state is exact in the dtype
             tr._target = type(tr._target)(tr._target.param, np.zeros_like(tr._target.sum))
-    bounds = [(np.zeros(_pairs(p.data).shape), np.zeros(_pairs(p.data).shape)) for p in params]
+    bounds = [(tr.current().param, tr.current().sum) for tr in trackers]
     for k, step_grads in enumerate(case.grads):
+        for g in case.groups:
+            if g.get("added_at") == k:
+                opt.add_param_group(oracle_group(g))
         for gi, key, value in case.edits.get(k, []):
             opt.param_groups[gi][key] = value
         for i, (p, g) in enumerate(zip(params, step_grads)):
             p.grad = g
-            if g is None:
+            if g is None or p not in opt.state:  # no gradient, or not handed to the optimizer yet
                 continue
-            group = opt.param_groups[case.group_of(i)]
+            group = next(gr for gr in opt.param_groups if any(q is p for q in gr["params"]))
             hyper = {k2: group[k2] for k2 in ("lr_decay", "weight_decay", "eps", "maximize")}
             hyper["lr"] = _oracle_lr(case, group["lr"])
+            hyper["lr_dtype"] = case.lr_tensor_dtype
             touched = None
             if isinstance(g, SparseGrad):
                 dense = densify(g)
@@ -195,8 +217,8 @@ def run_oracle(case: Case):
         opt.step()
         yield (
             [p.data.copy() for p in params],
-            [opt.state[p]["sum"].copy() for p in params],
-            [opt.state[p]["step"] for p in params],
+            [opt.state[p]["sum"].copy() if p in opt.state else None for p in params],
+            [opt.state[p]["step"] if p in opt.state else 0 for p in params],
             [b[0] for b in bounds],
             [b[1] for b in bounds],
         )
@@ -266,6 +288,8 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
                 ("param", params[i], w_params[i], b_params[i], before[0][i]),
                 ("sum", sums[i], w_sums[i], b_sums[i], before[1][i]),
             ):
+                if e is None:  # not handed to the optimizer yet (a group added later)
+                    continue
                 if a is None:
                     _fail(target, case, f"param {i} after step {k + 1}: no state", what)
                 ulps, problem = compare_arrays(a, e, b, dtype, prev)

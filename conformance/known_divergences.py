@@ -6,6 +6,7 @@ from the spec)::
     # comment
     test_groups.py::test_per_group_initial_accumulator_value  torch ignores a per-group tau (spec D1)
     sparse  this library has no sparse gradients
+    test_layouts.py::test_layout[*-fused]  a glob (``*``) matches several parametrizations
 
 A test that matches an entry may fail (reported as an accepted divergence, with the reason);
 an entry that matches no test is warned about (stale).
@@ -13,6 +14,7 @@ an entry that matches no test is warned about (stale).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +25,17 @@ DEFAULT_FILE = Path(__file__).with_name("known_divergences.txt")
 
 @dataclass(frozen=True)
 class Divergence:
-    """One entry: a feature name or test id (``module.py::test[params]``; no params = all)."""
+    """One entry: a feature name, a test id (``module.py::test[params]``; no params = all), or a glob."""
 
     pattern: str
     reason: str
 
     def matches(self, feature: str, test_id: str) -> bool:
-        return self.pattern in (feature, test_id) or test_id.startswith(self.pattern + "[")
+        return (
+            self.pattern in (feature, test_id)
+            or test_id.startswith(self.pattern + "[")
+            or ("*" in self.pattern and re.fullmatch(re.escape(self.pattern).replace(r"\*", ".*"), test_id) is not None)
+        )
 
 
 @dataclass(frozen=True)

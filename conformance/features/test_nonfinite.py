@@ -1,0 +1,30 @@
+"""Non-finite gradients (R25): IEEE propagation, nothing clamped or skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adagrad.conformance.features import feature
+from adagrad.conformance.harness import check_case, clone_case
+from adagrad.conformance.strategies import cases
+
+pytestmark = feature("non-finite")
+
+SPECIALS = {"nan": np.nan, "+inf": np.inf, "-inf": -np.inf}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+@pytest.mark.parametrize("special", list(SPECIALS))
+@given(data=st.data())
+def test_non_finite_gradient_propagates(target, record_ulps, dtype, special, data):
+    """R25: NaN gives NaN sum and param for good; +-inf gives an inf sum and a NaN param."""
+    case = data.draw(cases(dtype=dtype, steps=(1, 4), n_params=(1, 1)))
+    grads = [[g.copy() for g in step] for step in case.grads]
+    at = data.draw(st.integers(0, len(grads) - 1))
+    flat = grads[at][0].reshape(-1)
+    flat[data.draw(st.integers(0, flat.size - 1))] = SPECIALS[special]
+    grads[at][0] = flat.reshape(grads[at][0].shape)
+    check_case(target, clone_case(case, grads=grads), record_ulps, what=f"{special} gradient")
