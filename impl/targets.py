@@ -2,9 +2,12 @@
 
 Each is ``factory(params, **hyperparameters) -> optimizer`` and is named on the command line as
 ``adagrad.impl.targets:for_loop``, ``adagrad.impl.targets:foreach`` or
-``adagrad.impl.targets:fused``. A factory overrides only the ``foreach``/``fused`` choice; every
-other hyperparameter (including ``differentiable``) is passed through, so a request the path
-cannot serve fails with torch's error, as ``torch.optim.Adagrad`` with that path would.
+``adagrad.impl.targets:fused``. A factory turns the path's own flag on and the other path's flag off
+unless the request explicitly sets that other flag to True: such a request (``fused=True`` with
+``foreach=True`` or with ``differentiable=True``, or a test that asks for the fused path by name)
+goes to the constructor unchanged and gets torch's behaviour and errors. Every other
+hyperparameter (including ``differentiable``) is passed through, so a request the path cannot
+serve fails with torch's error, as ``torch.optim.Adagrad`` with that path would.
 
 What each forced path cannot serve (exclude these features when checking it):
 
@@ -35,22 +38,30 @@ __all__ = ["for_loop", "foreach", "fused"]
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
+def _force(hyperparameters: dict[str, Any], on: str | None, off: tuple[str, ...]) -> dict[str, Any]:
+    """Sets ``on`` to True and each of ``off`` to False, unless a request set it to True."""
+    out = dict(hyperparameters)
+    for key in off:
+        if out.get(key) is not True:
+            out[key] = False
+    if on is not None:
+        out[on] = True
+    return out
+
+
 def for_loop(params: Params, **hyperparameters: Any) -> Adagrad:
     """An :class:`Adagrad` whose every group uses the for-loop path."""
-    hyperparameters.update(foreach=False, fused=False)
-    return Adagrad(params, **hyperparameters)
+    return Adagrad(params, **_force(hyperparameters, None, ("foreach", "fused")))
 
 
 def foreach(params: Params, **hyperparameters: Any) -> Adagrad:
     """An :class:`Adagrad` whose every group uses the foreach path."""
-    hyperparameters.update(foreach=True, fused=False)
-    return Adagrad(params, **hyperparameters)
+    return Adagrad(params, **_force(hyperparameters, "foreach", ("fused",)))
 
 
 def fused(params: Params, **hyperparameters: Any) -> Adagrad:
     """An :class:`Adagrad` whose every group uses the fused path (Triton when interpreting)."""
-    hyperparameters.update(foreach=False, fused=True)
-    opt = Adagrad(params, **hyperparameters)
+    opt = Adagrad(params, **_force(hyperparameters, "fused", ("foreach",)))
     if interpreter_enabled() and triton_available():
         opt.fused_backend = "triton"
     return opt
