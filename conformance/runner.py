@@ -55,8 +55,8 @@ def _error(message: str) -> int:
     return 2
 
 
-def _smoke(target: str, timeout: float) -> str | None:
-    """Run one step in a subprocess; return a problem description, or None if it completed."""
+def _start_smoke(target: str) -> subprocess.Popen:
+    """Start the smoke probe: one step of the target in a subprocess."""
     code = (
         "import torch\n"
         "from adagrad.conformance.target import load_target\n"
@@ -66,12 +66,19 @@ def _smoke(target: str, timeout: float) -> str | None:
         "p.grad = torch.ones(4)\n"
         "opt.step()\n"
     )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _smoke_result(proc: subprocess.Popen, timeout: float) -> str | None:
+    """Wait for the probe; return a problem description, or None if the step completed."""
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+        _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return f"hangs: one step of a 4-element float32 parameter did not finish in {timeout:.0f} s"
     if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        tail = (err.strip().splitlines() or ["(no output)"])[-1]
         return f"crashes on one step (exit status {proc.returncode}): {tail}"
     return None
 
@@ -103,12 +110,7 @@ def run_check(args: argparse.Namespace) -> int:
     timeout = args.timeout or profiles.PROFILES[args.profile][2]
     print(f"adagrad-conformance: checking {args.target} (profile {args.profile}, "
           f"excluded: {', '.join(args.exclude) or 'none'})", flush=True)
-    problem = _smoke(args.target, SMOKE_TIMEOUT)
-    if problem and problem.startswith("hangs"):
-        report = {"target": args.target, "profile": args.profile, "excluded": sorted(args.exclude),
-                  "results": [], "smoke": problem, "known_divergences": [], "stale_divergences": []}
-        return _finish(report, args)
-
+    smoke = _start_smoke(args.target)  # runs beside the suite; a hang stops everything
     with tempfile.TemporaryDirectory(prefix="adagrad-conformance-") as tmp:
         json_path = Path(tmp) / "report.json"
         cmd = [
@@ -124,11 +126,19 @@ def run_check(args: argparse.Namespace) -> int:
         if args.junitxml:
             cmd += ["--junitxml", str(Path(args.junitxml).resolve())]
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        _show_progress(proc.stdout)
+        suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        problem = _smoke_result(smoke, SMOKE_TIMEOUT)
+        if problem and problem.startswith("hangs"):
+            suite.kill()
+            suite.communicate()
+            report = {"target": args.target, "profile": args.profile, "excluded": sorted(args.exclude),
+                      "results": [], "smoke": problem, "known_divergences": [], "stale_divergences": []}
+            return _finish(report, args)
+        output, _ = suite.communicate()
+        _show_progress(output)
         if not json_path.exists():
-            tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-            return _error(f"the suite did not run (pytest exit status {proc.returncode}):\n{tail}")
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            return _error(f"the suite did not run (pytest exit status {suite.returncode}):\n{tail}")
         report: dict[str, Any] = json.loads(json_path.read_text())
     if problem:
         report["smoke"] = problem

@@ -25,9 +25,11 @@ GRID = [
 
 
 @pytest.mark.parametrize("flags", GRID)
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @given(data=st.data())
-def test_flag_combination(target, record_ulps, dtype, flags, data):
-    """R3 lr_decay, R4 maximize, R5 weight_decay, R6 tau, R7 eps: a 1-6 step trajectory per combination."""
-    case = data.draw(cases(dtype=dtype, hyper=hyperparameters(**flags), steps=(1, 6)))
-    check_case(target, case, record_ulps, what=f"{dtype} {flags}")
+def test_flag_combination(target, record_ulps, flags, data):
+    """R3 lr_decay, R4 maximize, R5 weight_decay, R6 tau, R7 eps: a 1-6 step trajectory per combination.
+
+    float64, where the error model is tightest; the other dtypes have their own features.
+    """
+    case = data.draw(cases(dtype="float64", hyper=hyperparameters(**flags), steps=(1, 6)))
+    check_case(target, case, record_ulps, what=f"float64 {flags}")
