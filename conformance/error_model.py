@@ -66,12 +66,14 @@ def step_error(
     param_err: np.ndarray | float = 0.0,
     sum_err: np.ndarray | float = 0.0,
     lr_dtype: str | None = None,
+    grad_err: np.ndarray | float = 0.0,
 ) -> Bound:
     """Error of one step computed in ``dtype``, from inputs already off by ``param_err``/``sum_err``.
 
     ``param``, ``grad``, ``state_sum`` are the exact (oracle) values, float64 real arrays
     (complex values as real pairs); ``step`` the step count before this step. ``lr_dtype`` is
-    the dtype of a tensor lr: the decayed lr is then computed in that dtype.
+    the dtype of a tensor lr: the decayed lr is then computed in that dtype. ``grad_err`` is an
+    error the gradient already carries (a sparse gradient's duplicates summed in the dtype).
     """
     fmt = FORMATS[dtype]
     lr_fmt = FORMATS[lr_dtype] if lr_dtype is not None and FORMATS[lr_dtype].u > fmt.u else fmt
@@ -83,13 +85,13 @@ def step_error(
     if maximize:
         g = -g
     with np.errstate(all="ignore"):
-        e_g = np.zeros_like(g)
+        e_g = np.broadcast_to(np.asarray(grad_err, dtype=np.float64), g.shape).copy()
         if weight_decay != 0:
             e_wd = abs(weight_decay) * fmt.u + fmt.underflow
             wp = weight_decay * p
             e_wp = abs(weight_decay) * ep + np.abs(p) * e_wd + _round(wp, fmt)
             g = g + wp
-            e_g = e_wp + _round(g, fmt)
+            e_g = e_g + e_wp + _round(g, fmt)
         gg = g * g
         e_gg = 2 * np.abs(g) * e_g + _round(gg, fmt)
         s_new = s + gg
@@ -182,9 +184,11 @@ class ErrorTracker:
     ) -> Bound:
         new = []
         lr_dtype = hyper.pop("lr_dtype", None)
-        for dtype, prev, lr_dt in ((self.dtype, self._target, lr_dtype), ("float64", self._oracle, None)):
+        grad_err = hyper.pop("grad_err", 0.0)
+        for dtype, prev, lr_dt, g_err in ((self.dtype, self._target, lr_dtype, grad_err), ("float64", self._oracle, None, 0.0)):
             b = step_error(
-                param, grad, state_sum, step, dtype=dtype, param_err=prev.param, sum_err=prev.sum, lr_dtype=lr_dt, **hyper
+                param, grad, state_sum, step, dtype=dtype, param_err=prev.param, sum_err=prev.sum,
+                lr_dtype=lr_dt, grad_err=g_err, **hyper,
             )
             if touched is not None:
                 b = Bound(np.where(touched, b.param, prev.param), np.where(touched, b.sum, prev.sum))

@@ -207,6 +207,7 @@ def run_oracle(case: Case):
                 dense = densify(g)
                 touched = np.zeros(p.data.shape, dtype=bool)
                 touched[tuple(np.asarray(g.indices))] = True
+                hyper["grad_err"] = _coalesce_error(g, case.real_dtype)
             else:
                 dense = np.asarray(g)
             state = opt.state[p]
@@ -222,6 +223,17 @@ def run_oracle(case: Case):
             [b[0] for b in bounds],
             [b[1] for b in bounds],
         )
+
+
+def _coalesce_error(g: SparseGrad, dtype: str) -> np.ndarray:
+    """Bound on the rounding of summing duplicate entries in ``dtype``: (k - 1) u sum|v| per element."""
+    fmt = FORMATS[dtype]
+    idx = tuple(np.asarray(g.indices))
+    count = np.zeros(g.shape, dtype=np.float64)
+    np.add.at(count, idx, np.ones_like(np.asarray(g.values, dtype=np.float64)))
+    magnitude = np.zeros(g.shape, dtype=np.float64)
+    np.add.at(magnitude, idx, np.abs(np.asarray(g.values, dtype=np.float64)))
+    return np.maximum(count - 1, 0) * (fmt.u * magnitude + fmt.underflow)
 
 
 def _oracle_lr(case: Case, lr: Any) -> float:

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -127,17 +128,25 @@ def run_check(args: argparse.Namespace) -> int:
             cmd += ["--junitxml", str(Path(args.junitxml).resolve())]
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        problem = _smoke_result(smoke, SMOKE_TIMEOUT)
+        smoke_problem: list[str | None] = []
+
+        def watch_smoke() -> None:
+            smoke_problem.append(_smoke_result(smoke, SMOKE_TIMEOUT))
+            if smoke_problem[0] and smoke_problem[0].startswith("hangs"):
+                suite.kill()
+
+        watcher = threading.Thread(target=watch_smoke, daemon=True)
+        watcher.start()
+        output = _stream_progress(suite)
+        suite.wait()
+        watcher.join()
+        problem = smoke_problem[0]
         if problem and problem.startswith("hangs"):
-            suite.kill()
-            suite.communicate()
             report = {"target": args.target, "profile": args.profile, "excluded": sorted(args.exclude),
                       "results": [], "smoke": problem, "known_divergences": [], "stale_divergences": []}
             return _finish(report, args)
-        output, _ = suite.communicate()
-        _show_progress(output)
         if not json_path.exists():
-            tail = "\n".join(output.strip().splitlines()[-15:])
+            tail = "\n".join(output[-15:])
             return _error(f"the suite did not run (pytest exit status {suite.returncode}):\n{tail}")
         report: dict[str, Any] = json.loads(json_path.read_text())
     if problem:
@@ -145,12 +154,17 @@ def run_check(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
-def _show_progress(output: str) -> None:
-    """Print pytest's progress lines (the dots), not its long failure listing (the table has it)."""
-    for line in output.splitlines():
-        if line.startswith(("=", "_", "E ", "FAILED", "[gw")) or not line.strip():
-            break
-        print(line)
+def _stream_progress(proc: subprocess.Popen) -> list[str]:
+    """Echo pytest's progress lines as they come, not its failure listing (the table has it)."""
+    lines, echo = [], True
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith(("=", "_", "E ", "FAILED")):
+            echo = False
+        if echo and line.strip() and not line.startswith("bringing up nodes"):
+            print(line, end="", flush=True)
+    return lines
 
 
 def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
