@@ -285,30 +285,40 @@ def compare_arrays(
 def check_case(target: Target, case: Case, record: Recorder | None = None, *, what: str = "") -> float:
     """Run ``case`` on target and oracle; raise :class:`ConformanceFailure` at the first deviation.
 
-    Returns the worst error seen, in ulps of the dtype; ``record`` receives it too.
+    Returns the worst error seen, in ulps of the dtype; ``record`` receives it too. A recorder
+    with a ``record_steps(dtype, errors)`` method (the plugin's) also receives the worst error of
+    each step, the failing step included, for plots of error against step.
     """
     worst = 0.0
+    per_step: list[float] = []
     dtype = case.real_dtype
     before = [list(case.params), [s for s, _ in case.start] if case.start else [None] * len(case.params)]
-    for k, (got, want) in enumerate(zip(run_target(target, case), run_oracle(case))):
-        params, sums, steps = got
-        w_params, w_sums, w_steps, b_params, b_sums = want
-        for i in range(len(case.params)):
-            if steps[i] != w_steps[i]:
-                _fail(target, case, f"param {i} after step {k + 1}: step count {steps[i]}, expected {w_steps[i]}", what)
-            for name, a, e, b, prev in (
-                ("param", params[i], w_params[i], b_params[i], before[0][i]),
-                ("sum", sums[i], w_sums[i], b_sums[i], before[1][i]),
-            ):
-                if e is None:  # not handed to the optimizer yet (a group added later)
-                    continue
-                if a is None:
-                    _fail(target, case, f"param {i} after step {k + 1}: no state", what)
-                ulps, problem = compare_arrays(a, e, b, dtype, prev)
-                worst = max(worst, ulps if np.isfinite(ulps) else worst)
-                if problem:
-                    _fail(target, case, f"{name} {i} after step {k + 1}: {problem}", what)
-        before = [w_params, w_sums]
+    try:
+        for k, (got, want) in enumerate(zip(run_target(target, case), run_oracle(case))):
+            params, sums, steps = got
+            w_params, w_sums, w_steps, b_params, b_sums = want
+            per_step.append(0.0)
+            for i in range(len(case.params)):
+                if steps[i] != w_steps[i]:
+                    _fail(target, case, f"param {i} after step {k + 1}: step count {steps[i]}, expected {w_steps[i]}", what)
+                for name, a, e, b, prev in (
+                    ("param", params[i], w_params[i], b_params[i], before[0][i]),
+                    ("sum", sums[i], w_sums[i], b_sums[i], before[1][i]),
+                ):
+                    if e is None:  # not handed to the optimizer yet (a group added later)
+                        continue
+                    if a is None:
+                        _fail(target, case, f"param {i} after step {k + 1}: no state", what)
+                    ulps, problem = compare_arrays(a, e, b, dtype, prev)
+                    per_step[-1] = max(per_step[-1], ulps)  # inf where a NaN or inf was wrong
+                    worst = max(worst, ulps if np.isfinite(ulps) else worst)
+                    if problem:
+                        _fail(target, case, f"{name} {i} after step {k + 1}: {problem}", what)
+            before = [w_params, w_sums]
+    finally:
+        record_steps = getattr(record, "record_steps", None)
+        if record_steps is not None and per_step:
+            record_steps(dtype, per_step)
     if record is not None:
         record(worst)
     return worst
@@ -338,8 +348,7 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     cdt = "complex128" if case.dtype.startswith("complex") else "float64"
     lines = [
         "import torch",
-        "from adagrad.conformance.target import load_target",
-        f"Target = load_target({target.spec!r}).factory",
+        *(getattr(target, "loader", None) or f"from adagrad.conformance.target import load_target\nTarget = load_target({target.spec!r}).factory").splitlines(),
         f"dt = torch.{case.dtype}",
         "params = [",
     ]

@@ -8,6 +8,15 @@ from any directory. Options:
 - ``--adagrad-exclude FEATURE``: a feature the target does not claim (repeatable).
 - ``--adagrad-xfails FILE``: known divergences (default: the packaged ``known_divergences.txt``).
 - ``--adagrad-report FILE``: write the JSON report there.
+- ``--adagrad-adapter torch|functional``: how the target is driven (default ``torch``: it is a
+  torch Optimizer; ``functional``: :mod:`adagrad.conformance.adapters.functional`).
+- ``--adagrad-exec COMMAND``: drive an external program over the subprocess protocol instead
+  of a target (:mod:`adagrad.conformance.adapters.subprocess_protocol`);
+  ``--adagrad-exec-timeout SECONDS`` bounds each of its answers (default 10).
+
+Features an adapted implementation does not claim are skipped as *unsupported*, and so are
+cases asking for something it cannot express (a hyperparameter, a dtype): such examples are
+rejected inside hypothesis, and a test none of whose examples is supported is skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from .features import FEATURES
 from .report import CRASHED
 from .known_divergences import DEFAULT_FILE, Divergences, load_divergences
 from .target import DEFAULT_TARGET, TargetError, load_target
+from .adapters.base import Resolved, resolve, take_unsupported
 
 _STATE_KEY = pytest.StashKey[dict]()
 
@@ -34,11 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--adagrad-exclude", action="append", default=[], metavar="FEATURE", help="exclude a feature")
     group.addoption("--adagrad-xfails", default=str(DEFAULT_FILE), metavar="FILE", help="known divergences file")
     group.addoption("--adagrad-report", default=None, metavar="FILE", help="write a JSON report")
+    group.addoption("--adagrad-no-shrink", action="store_true", help="report the first failing example unshrunk (faster)")
+    group.addoption("--adagrad-adapter", default="torch", choices=("torch", "functional"), help="how the target is driven")
+    group.addoption("--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)")
+    group.addoption("--adagrad-exec-timeout", default=10.0, type=float, metavar="SECONDS", help="per-answer time limit of --adagrad-exec")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "feature(name): the conformance feature a test belongs to")
-    profiles.load(config.getoption("--adagrad-profile"))
+    config.addinivalue_line("markers", "requires(*names): other features a test needs")
+    profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
     unknown = [f for f in config.getoption("--adagrad-exclude") if f not in FEATURES]
     if unknown:
         raise pytest.UsageError(f"unknown feature(s) to exclude: {', '.join(unknown)}; known: {', '.join(FEATURES)}")
@@ -46,31 +61,74 @@ def pytest_configure(config: pytest.Config) -> None:
         divergences = load_divergences(Path(config.getoption("--adagrad-xfails")))
     except (OSError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_STATE_KEY] = {"results": [], "divergences": divergences}
+    config.stash[_STATE_KEY] = {"results": [], "divergences": divergences, "resolved": None, "unsupported": []}
+    if config.getoption("--adagrad-exec") or config.getoption("--adagrad-adapter") != "torch":
+        # adapted implementations declare their features up front: resolve now, once per process
+        try:
+            resolved = resolve(config.getoption("--adagrad-target"), config.getoption("--adagrad-adapter"),
+                               config.getoption("--adagrad-exec"), exec_timeout=config.getoption("--adagrad-exec-timeout"))
+        except TargetError as exc:
+            raise pytest.UsageError(f"adagrad-conformance: {exc}") from None
+        config.stash[_STATE_KEY].update(resolved=resolved, unsupported=resolved.unsupported)
     config.pluginmanager.register(_ResultCollector(config.stash[_STATE_KEY]), "adagrad-conformance-results")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    resolved: Resolved | None = config.stash.get(_STATE_KEY, {}).get("resolved")
+    impl = getattr(getattr(resolved, "target", None), "factory", None)
+    close = getattr(getattr(impl, "impl", None), "close", None)
+    if close:
+        close()
 
 
 def _state(config: pytest.Config) -> dict[str, Any]:
     return config.stash[_STATE_KEY]
 
 
+def target_name(config: pytest.Config) -> str:
+    """The target as reports name it: ``module:attr`` or ``exec:COMMAND``."""
+    resolved: Resolved | None = _state(config)["resolved"]
+    return resolved.target.spec if resolved else config.getoption("--adagrad-target")
+
+
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config):
     """The :class:`~adagrad.conformance.target.Target` under test."""
+    resolved: Resolved | None = _state(pytestconfig)["resolved"]
+    if resolved is not None:
+        return resolved.target
     try:
         return load_target(pytestconfig.getoption("--adagrad-target"))
     except TargetError as exc:
         pytest.exit(f"adagrad-conformance: {exc}", returncode=4)
 
 
+class UlpsRecorder:
+    """What ``record_ulps`` is: called with a test's worst error in ulps; it also takes the
+    worst error of every step (``record_steps``), which :func:`~.harness.check_case` reports
+    when its recorder has that method, for the plots of error against step."""
+
+    #: Per test, at most this many series of at most this many steps go into the report.
+    MAX_SERIES, MAX_STEPS = 12, 200
+
+    def __init__(self, node: pytest.Item) -> None:
+        self.node = node
+
+    def __call__(self, value: float) -> None:
+        self.node.user_properties.append(("ulps", float(value)))
+
+    def record_steps(self, dtype: str, errors: list[float]) -> None:
+        series = [p for p in self.node.user_properties if p[0] == "step_ulps"]
+        if len(series) < self.MAX_SERIES:
+            # JSON has no infinity: a non-finite error (NaN where a number was due) is None
+            clean = [float(e) if e == e and abs(e) != float("inf") else None for e in errors[: self.MAX_STEPS]]
+            self.node.user_properties.append(("step_ulps", {"dtype": dtype, "errors": clean}))
+
+
 @pytest.fixture
-def record_ulps(request: pytest.FixtureRequest):
+def record_ulps(request: pytest.FixtureRequest) -> UlpsRecorder:
     """A function recording the worst error (in ulps) a test measured, for the report."""
-
-    def record(value: float) -> None:
-        request.node.user_properties.append(("ulps", float(value)))
-
-    return record
+    return UlpsRecorder(request.node)
 
 
 def _feature(item: pytest.Item) -> str | None:
@@ -84,8 +142,12 @@ def test_id(nodeid: str) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    excluded = set(config.getoption("--adagrad-exclude"))
+    unsupported = set(_state(config)["unsupported"])
+    if unsupported:  # tests that read the option (golden) skip cases needing these features too
+        config.option.adagrad_exclude = sorted(set(config.getoption("--adagrad-exclude")) | unsupported)
+    excluded = set(config.getoption("--adagrad-exclude")) - unsupported
     divergences: Divergences = _state(config)["divergences"]
+    resolved: Resolved | None = _state(config)["resolved"]
     for item in items:
         feature = _feature(item)
         if feature is None:
@@ -93,13 +155,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if feature not in FEATURES:
             raise pytest.UsageError(f"{item.nodeid}: feature {feature!r} is not registered in FEATURES")
         item.user_properties.append(("feature", feature))
-        if feature in excluded:
-            item.add_marker(pytest.mark.skip(reason=f"excluded: feature {feature} not claimed by the target"))
+        needed = [feature] + [n for m in item.iter_markers("requires") for n in m.args]
+        if any(n in unsupported for n in needed):
+            assert resolved is not None
+            names = ", ".join(n for n in needed if n in unsupported)
+            item.add_marker(pytest.mark.skip(reason=f"unsupported: feature {names} is not claimed by {resolved.description}"))
+            continue
+        if any(n in excluded for n in needed):
+            names = ", ".join(n for n in needed if n in excluded)
+            item.add_marker(pytest.mark.skip(reason=f"excluded: feature {names} not claimed by the target"))
             continue
         entry = divergences.match(feature, test_id(item.nodeid))
         if entry is not None:
             item.user_properties.append(("divergence", entry.pattern))
             item.add_marker(pytest.mark.xfail(reason=f"known divergence: {entry.reason}", strict=False))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Attach the unsupported requests a test met to its report (the adapter signalled them)."""
+    take_unsupported()
+    try:
+        return (yield)
+    finally:
+        reasons = take_unsupported()
+        if reasons:
+            item.user_properties.append(("unsupported", reasons))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A hypothesis test none of whose examples the implementation supports is unsupported."""
+    from hypothesis.errors import Unsatisfiable
+
+    try:
+        return (yield)
+    except Unsatisfiable:
+        from .adapters.base import _SEEN
+
+        if not _SEEN:
+            raise
+        pytest.skip("unsupported: " + "; ".join(dict.fromkeys(_SEEN)))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
 
 
 class _ResultCollector:
@@ -119,10 +220,14 @@ class _ResultCollector:
         if hasattr(report, "wasxfail"):
             outcome = "xfailed" if report.outcome == "skipped" else "xpassed"
         elif report.outcome == "skipped":
-            outcome = "excluded"
+            # adapters report what the implementation cannot express; the user's --exclude is "excluded"
+            outcome = "unsupported" if _skip_reason(report).startswith(("unsupported:", "Skipped: unsupported:")) else "excluded"
         else:
             outcome = report.outcome
         ulps = [v for k, v in report.user_properties if k == "ulps"]
+        reasons = [r for k, v in report.user_properties if k == "unsupported" for r in v]
+        if outcome == "unsupported":
+            reasons.append(_skip_reason(report).removeprefix("Skipped: ").removeprefix("unsupported: "))
         self.state["results"].append(
             {
                 "id": test_id(report.nodeid),
@@ -132,13 +237,15 @@ class _ResultCollector:
                 "divergence": props.get("divergence"),
                 "message": report.longreprtext[-6000:] if outcome == "failed" else "",
                 "duration": report.duration,
+                "step_ulps": [v for k, v in report.user_properties if k == "step_ulps"],
+                "unsupported": list(dict.fromkeys(reasons)),
             }
         )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
-        f"adagrad-conformance: target {config.getoption('--adagrad-target')}, "
+        f"adagrad-conformance: target {target_name(config)}, "
         f"profile {config.getoption('--adagrad-profile')}, "
         f"excluded: {', '.join(config.getoption('--adagrad-exclude')) or 'none'}, "
         f"known divergences: {config.getoption('--adagrad-xfails')}"
@@ -153,9 +260,11 @@ def build_report(config: pytest.Config) -> dict[str, Any]:
     features = {r["feature"] for r in results}
     divergences: Divergences = state["divergences"]
     return {
-        "target": config.getoption("--adagrad-target"),
+        "target": target_name(config),
+        "adapter": "exec" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-adapter"),
         "profile": config.getoption("--adagrad-profile"),
-        "excluded": sorted(set(config.getoption("--adagrad-exclude"))),
+        "excluded": sorted(set(config.getoption("--adagrad-exclude")) - set(state["unsupported"])),
+        "unsupported": list(state["unsupported"]),
         "results": results,
         "known_divergences": [
             {"pattern": e.pattern, "reason": e.reason, "used_by": [r["id"] for r in results if r["divergence"] == e.pattern]}

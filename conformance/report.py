@@ -7,9 +7,9 @@ from typing import Any
 
 from .features import FEATURES
 
-__all__ = ["feature_table", "failure_excerpt", "render_summary", "verdict"]
+__all__ = ["feature_status", "feature_table", "failure_excerpt", "render_summary", "verdict"]
 
-OUTCOMES = ("passed", "failed", "excluded", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "excluded", "xfailed", "xpassed", "unsupported")
 #: Row name for failures pytest-xdist reports without the test's markers (a crashed worker).
 CRASHED = "(crashed)"
 
@@ -19,7 +19,7 @@ def verdict(report: dict[str, Any]) -> int:
     if report.get("smoke", "").startswith("hangs"):
         return 1
     results = report["results"]
-    ran = [r for r in results if r["outcome"] != "excluded"]
+    ran = [r for r in results if r["outcome"] not in ("excluded", "unsupported")]
     return 0 if ran and not any(r["outcome"] == "failed" for r in results) else 1
 
 
@@ -31,10 +31,24 @@ def feature_table(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         row[r["outcome"]] += 1
         if r["worst_ulps"] is not None and r["outcome"] in ("passed", "failed"):  # not accepted divergences
             row["worst_ulps"] = max(row["worst_ulps"] or 0.0, r["worst_ulps"])
-    for name in report.get("excluded", []):
-        if not any(rows[name][o] for o in OUTCOMES):
-            rows[name]["excluded"] = 1
+    for key in ("excluded", "unsupported"):
+        for name in report.get(key, []):
+            if not any(rows[name][o] for o in OUTCOMES):
+                rows[name][key] = 1
     return rows
+
+
+def feature_status(row: dict[str, Any], excluded: bool = False) -> str:
+    """One word per feature: FAIL, ok, partial (some tests unsupported), unsupported, excluded, not run."""
+    if row["failed"]:
+        return "FAIL"
+    if excluded:
+        return "excluded"
+    if row["passed"] or row["xfailed"] or row["xpassed"]:
+        return "partial" if row["unsupported"] else "ok"
+    if row["unsupported"]:
+        return "unsupported"
+    return "excluded" if row["excluded"] else "not run"
 
 
 def failure_excerpt(message: str, max_lines: int = 60) -> str:
@@ -47,16 +61,6 @@ def failure_excerpt(message: str, max_lines: int = 60) -> str:
     return "\n".join(lines)
 
 
-def _status(row: dict[str, Any], excluded: bool) -> str:
-    if row["failed"]:
-        return "FAIL"
-    if excluded:
-        return "excluded"
-    if row["passed"] or row["xfailed"] or row["xpassed"]:
-        return "ok"
-    return "not run"
-
-
 def render_summary(report: dict[str, Any]) -> str:
     """The end-of-run text: a table per feature, failures with their smallest case, divergences."""
     out = [f"\nTarget {report['target']} (profile {report['profile']})"]
@@ -65,12 +69,12 @@ def render_summary(report: dict[str, Any]) -> str:
     rows = feature_table(report)
     excluded = set(report.get("excluded", []))
     hang = report.get("smoke", "").startswith("hangs")
-    header = f"{'feature':20} {'status':9} {'passed':>6} {'failed':>6} {'excluded':>8} {'accepted':>8} {'worst ulps':>11}"
+    header = f"{'feature':20} {'status':11} {'passed':>6} {'failed':>6} {'excluded':>8} {'unsupp.':>7} {'accepted':>8} {'worst ulps':>11}"
     out += [header, "-" * len(header)]
     for name, row in rows.items():
-        status = "FAIL" if hang and name not in excluded else _status(row, name in excluded)
+        status = "FAIL" if hang and name not in excluded and name not in report.get("unsupported", []) else feature_status(row, name in excluded)
         ulps = "-" if row["worst_ulps"] is None else f"{row['worst_ulps']:.3g}"
-        out.append(f"{name:20} {status:9} {row['passed']:>6} {row['failed']:>6} {row['excluded']:>8} {row['xfailed']:>8} {ulps:>11}")
+        out.append(f"{name:20} {status:11} {row['passed']:>6} {row['failed']:>6} {row['excluded']:>8} {row['unsupported']:>7} {row['xfailed']:>8} {ulps:>11}")
     by_feature: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in report["results"]:
         if r["outcome"] == "failed":
@@ -81,6 +85,10 @@ def render_summary(report: dict[str, Any]) -> str:
         out.append(f"\nFAILED feature {name}: {len(failed)} test(s): {ids}")
         out.append(f"Smallest failing case ({first['id']}):")
         out.append(failure_excerpt(first["message"]))
+    reasons = unsupported_reasons(report)
+    if reasons:
+        out.append("\nUnsupported by the implementation (not failures):")
+        out += [f"  {r}" for r in reasons]
     accepted = [d for d in report.get("known_divergences", []) if d["used_by"]]
     if accepted:
         out.append("\nKnown divergences accepted:")
@@ -92,3 +100,10 @@ def render_summary(report: dict[str, Any]) -> str:
     failed_features = sorted(by_feature) or (["all (target hangs)"] if hang else [])
     out.append(f"\nVerdict: {verdict_text}" + (f" (failed: {', '.join(failed_features)})" if failed_features else ""))
     return "\n".join(out)
+
+
+def unsupported_reasons(report: dict[str, Any]) -> list[str]:
+    """What the implementation could not express, distinct, features it does not claim first."""
+    claimed_not = [f"feature {f} is not claimed" for f in report.get("unsupported", [])]
+    seen = [reason for r in report["results"] for reason in r.get("unsupported", []) if "is not claimed by" not in reason]
+    return claimed_not + list(dict.fromkeys(seen))

@@ -27,6 +27,8 @@ class Target:
 
     spec: str
     factory: Callable[..., Any]
+    #: Python lines defining ``Target`` (the factory) in reproduction snippets; None: import ``spec``.
+    loader: str | None = None
 
     def make(self, params: Any, **hyper: Any) -> Any:
         return self.factory(params, **hyper)
