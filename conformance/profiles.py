@@ -7,7 +7,7 @@ set; ours replaces that name, has an explicit parent, and is loaded explicitly b
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 __all__ = ["PROFILES", "load", "register"]
 
@@ -25,7 +25,7 @@ _COMMON = dict(
 
 #: name -> (derandomize, max_examples, per-case timeout in seconds)
 PROFILES: dict[str, tuple[bool, int, int]] = {
-    "quick": (True, 3, 20),
+    "quick": (True, 2, 20),
     "ci": (True, 12, 60),
     "thorough": (False, 200, 600),
 }
@@ -38,9 +38,19 @@ def register() -> None:
         settings.register_profile(name, parent=default, derandomize=derandomize, max_examples=max_examples, **_COMMON)
 
 
-def load(name: str) -> None:
-    """Register the profiles and load ``name``; unknown names raise ``ValueError``."""
+def load(name: str, *, shrink: bool = True) -> None:
+    """Register the profiles and load ``name``; unknown names raise ``ValueError``.
+
+    ``shrink=False`` loads a child profile without the shrink phase: a failure is reported as
+    first found, not minimised (the mutant meta-tests use it: they need the verdict, not the
+    smallest case).
+    """
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     register()
-    settings.load_profile(name)
+    if shrink:
+        settings.load_profile(name)
+        return
+    phases = [p for p in settings.get_profile(name).phases if p is not Phase.shrink]
+    settings.register_profile(f"{name}-no-shrink", parent=settings.get_profile(name), phases=phases)
+    settings.load_profile(f"{name}-no-shrink")

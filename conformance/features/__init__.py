@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-__all__ = ["FEATURES", "feature"]
+__all__ = ["FEATURES", "feature", "requires"]
 
 FEATURES: dict[str, str] = {
     "numerics-float64": "float64 steps against the oracle: teacher-forced and free-running (R1, R30)",
@@ -43,3 +43,14 @@ def feature(name: str) -> pytest.MarkDecorator:
     if name not in FEATURES:
         raise ValueError(f"unknown feature {name!r}")
     return pytest.mark.feature(name)
+
+
+def requires(*names: str) -> pytest.MarkDecorator:
+    """Mark a test that also needs other features (e.g. a layout test on the fused path).
+
+    The test is excluded when any of them is, and reported under its own feature.
+    """
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown feature(s) {unknown}")
+    return pytest.mark.requires(*names)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adagrad.conformance.features import feature
+from adagrad.conformance.features import feature, requires
 
 pytestmark = feature("grad-readonly")
 
@@ -13,8 +13,8 @@ SETTINGS = [
     pytest.param(dict(maximize=True), id="maximize"),
     pytest.param(dict(weight_decay=0.5), id="weight_decay"),
     pytest.param(dict(maximize=True, weight_decay=0.5, lr_decay=0.1), id="all"),
-    pytest.param(dict(maximize=True, foreach=True, weight_decay=0.5), id="foreach"),
-    pytest.param(dict(maximize=True, fused=True, weight_decay=0.5), id="fused"),
+    pytest.param(dict(maximize=True, foreach=True, weight_decay=0.5), id="foreach", marks=requires("foreach")),
+    pytest.param(dict(maximize=True, fused=True, weight_decay=0.5), id="fused", marks=requires("fused")),
 ]
 
 
@@ -32,6 +32,7 @@ def test_dense_grad_unchanged(target, kwargs):
         assert torch.equal(p.grad, b), f"step modified the gradient with {kwargs}"
 
 
+@requires("sparse")
 def test_sparse_grad_unchanged(target):
     """R26: an uncoalesced sparse gradient is unchanged by step() (maximize on)."""
     p = torch.zeros(5, 2, requires_grad=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from adagrad.conformance.features import feature
+from adagrad.conformance.features import feature, requires
 from adagrad.conformance.harness import Case, compare_arrays, run_oracle, to_numpy
 
 pytestmark = feature("layouts")
@@ -32,7 +32,11 @@ def _grad(layout: str, shape, gen, dtype):
     return torch.randn(shape, dtype=dtype, generator=gen)
 
 
-PATHS = [pytest.param({}, id="default"), pytest.param({"foreach": True}, id="foreach"), pytest.param({"fused": True}, id="fused")]
+PATHS = [
+    pytest.param({}, id="default"),
+    pytest.param({"foreach": True}, id="foreach", marks=requires("foreach")),
+    pytest.param({"fused": True}, id="fused", marks=requires("fused")),
+]
 
 
 @pytest.mark.parametrize("options", PATHS)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adagrad.conformance.features import feature
+from adagrad.conformance.features import feature, requires
 from adagrad.conformance.harness import Case, check_case
 from adagrad.conformance.dtypes import round_to
 
 pytestmark = feature("shapes")
 
 SHAPES = [(), (0,), (1,), (2, 0, 3), (33,), (5, 7, 3), (4097,), (70, 65)]
-PATHS = [pytest.param({}, id="default"), pytest.param({"foreach": True}, id="foreach"), pytest.param({"fused": True}, id="fused")]
+PATHS = [
+    pytest.param({}, id="default"),
+    pytest.param({"foreach": True}, id="foreach", marks=requires("foreach")),
+    pytest.param({"fused": True}, id="fused", marks=requires("fused")),
+]
 
 
 @pytest.mark.parametrize("options", PATHS)
