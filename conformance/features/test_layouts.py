@@ -1,4 +1,7 @@
-"""Memory layouts (R29): non-contiguous parameters and gradients give the contiguous answer."""
+"""Memory layouts (R29): non-contiguous parameters and gradients give the contiguous answer.
+
+torch 2.13's fused CPU kernel fails these (divergence D5, in known_divergences.txt).
+"""
 
 from __future__ import annotations
 
