@@ -110,7 +110,10 @@ def step_error(
     # The slack covers this step's second-order terms; carried-in error is not inflated again,
     # or it would compound as (1 + 16u)**steps.
     slack = 1.0 + 16 * fmt.u
-    return Bound(param=ep + (e_p - ep) * slack, sum=es + (e_s - es) * slack)
+    with np.errstate(invalid="ignore"):  # an infinite bound stays infinite (inf - inf is not)
+        param_bound = np.where(np.isinf(e_p), e_p, ep + (e_p - ep) * slack)
+        sum_bound = np.where(np.isinf(e_s), e_s, es + (e_s - es) * slack)
+    return Bound(param=param_bound, sum=sum_bound)
 
 
 def step_bound(
