@@ -215,7 +215,8 @@ class _ResultCollector:
             if "features/" not in report.nodeid or report.outcome != "failed":
                 return
             props["feature"] = CRASHED  # xdist's report for a crashed worker carries no properties
-        if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        # "call" carries the verdict; a failed setup too; "???" is xdist's report of a crashed worker
+        if report.when not in ("call", "???") and not (report.when == "setup" and report.outcome != "passed"):
             return
         if hasattr(report, "wasxfail"):
             outcome = "xfailed" if report.outcome == "skipped" else "xpassed"
@@ -227,7 +228,7 @@ class _ResultCollector:
         ulps = [v for k, v in report.user_properties if k == "ulps"]
         reasons = [r for k, v in report.user_properties if k == "unsupported" for r in v]
         if outcome == "unsupported":
-            reasons.append(_skip_reason(report).removeprefix("Skipped: ").removeprefix("unsupported: "))
+            reasons += _skip_reason(report).removeprefix("Skipped: ").removeprefix("unsupported: ").split("; ")
         self.state["results"].append(
             {
                 "id": test_id(report.nodeid),
@@ -270,7 +271,7 @@ def build_report(config: pytest.Config) -> dict[str, Any]:
             {"pattern": e.pattern, "reason": e.reason, "used_by": [r["id"] for r in results if r["divergence"] == e.pattern]}
             for e in divergences.entries
         ],
-        "stale_divergences": [e.pattern for e in divergences.stale(features, ids)],
+        "stale_divergences": [e.pattern for e in divergences.stale(features, ids)] if results else [],
     }
 
 

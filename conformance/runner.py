@@ -26,7 +26,7 @@ from typing import Any
 from . import profiles
 from .features import FEATURES
 from .known_divergences import DEFAULT_FILE
-from .report import render_summary, verdict
+from .report import CRASHED, render_summary, verdict
 from .adapters.base import resolve
 from .target import TargetError
 
@@ -176,7 +176,7 @@ def run_check(args: argparse.Namespace) -> int:
             cmd += ["--adagrad-exec", args.exec_command]
         if args.junitxml:
             cmd += ["--junitxml", str(Path(args.junitxml).resolve())]
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "ADAGRAD_EXEC_CWD": os.getcwd()}
         suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         smoke_problem: list[str | None] = []
 
@@ -200,6 +200,14 @@ def run_check(args: argparse.Namespace) -> int:
             tail = "\n".join(output[-15:])
             return _error(f"the suite did not run (pytest exit status {suite.returncode}):\n{tail}")
         report: dict[str, Any] = json.loads(json_path.read_text())
+        failed = any(r["outcome"] == "failed" for r in report["results"])
+        if suite.returncode not in (0, 1, 5) or (suite.returncode == 1 and not failed):
+            # the run ended early (e.g. xdist gave up restarting crashed workers): never a pass
+            report["results"].append({
+                "id": "(run)", "feature": CRASHED, "outcome": "failed", "worst_ulps": None, "divergence": None,
+                "duration": 0.0, "message": f"E   the test run ended early (pytest exit status {suite.returncode}); "
+                f"tests after that point did not run\n" + "\n".join("E   " + line for line in output[-10:]),
+            })
     if problem:
         report["smoke"] = problem
     return _finish(report, args)

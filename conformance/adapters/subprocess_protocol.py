@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import queue
 import shlex
 import subprocess
@@ -43,6 +44,8 @@ from .base import AdapterError, Unsupported
 __all__ = ["PROTOCOL_VERSION", "ProgramError", "ProgramHang", "ProgramSetupError", "SubprocessAdagrad", "decode", "encode"]
 
 PROTOCOL_VERSION = 1
+#: Environment variable naming the directory the program runs in (the runner sets it).
+EXEC_CWD_VARIABLE = "ADAGRAD_EXEC_CWD"
 #: Hangs after which the program is not restarted: each costs a whole timeout.
 MAX_HANGS = 3
 
@@ -97,8 +100,9 @@ class _Process:
 
     def __init__(self, argv: list[str]) -> None:
         try:
+            # the runner's pytest runs in a scratch directory: relative paths mean the user's directory
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True, bufsize=1)
+                                         text=True, bufsize=1, cwd=os.environ.get(EXEC_CWD_VARIABLE) or None)
         except OSError as exc:
             raise AdapterError(f"cannot start {shlex.join(argv)}: {exc}") from None
         self.lines: queue.Queue[str | None] = queue.Queue()

@@ -1,0 +1,87 @@
+"""ONNX's training-domain Adagrad op (``ai.onnx.preview.training``), run by onnx's reference evaluator.
+
+The op computes, per tensor (onnx operator docs)::
+
+    r = R / (1 + T * decay_factor)           T: updates done before this one
+    g = norm_coefficient * X + G
+    H = H + g * g
+    X = X - r * g / (sqrt(H) + epsilon)
+
+Mapping: lr -> R, lr_decay -> decay_factor, weight_decay -> norm_coefficient, eps -> epsilon,
+initial_accumulator_value -> the initial H (the caller owns H), t - 1 -> T. ``maximize`` has
+no counterpart. Use: ``check --adapter functional adagrad.conformance.adapters.onnx_adagrad:OnnxAdagrad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .common import NUMERIC_FEATURES, refuse
+from .base import Unsupported
+
+__all__ = ["OnnxAdagrad"]
+
+_ONNX_TYPES = {"float64": 11, "float32": 1, "float16": 10}  # TensorProto element types
+
+
+@lru_cache(maxsize=64)
+def _evaluator(dtype: str, decay_factor: float, epsilon: float, norm_coefficient: float) -> Any:
+    """A reference evaluator for one Adagrad node over tensors of ``dtype``."""
+    from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
+
+    node = helper.make_node("Adagrad", ["R", "T", "X", "G", "H"], ["X_new", "H_new"], domain="ai.onnx.preview.training",
+                            decay_factor=decay_factor, epsilon=epsilon, norm_coefficient=norm_coefficient)
+    elem = _ONNX_TYPES[dtype]
+    graph = helper.make_graph(
+        [node], "adagrad",
+        [helper.make_tensor_value_info("R", elem, []), helper.make_tensor_value_info("T", TensorProto.INT64, []),
+         helper.make_tensor_value_info("X", elem, None), helper.make_tensor_value_info("G", elem, None),
+         helper.make_tensor_value_info("H", elem, None)],
+        [helper.make_tensor_value_info("X_new", elem, None), helper.make_tensor_value_info("H_new", elem, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.preview.training", 1)])
+    return ReferenceEvaluator(model)
+
+
+class OnnxAdagrad:
+    """The functional protocol over onnx's reference Adagrad op."""
+
+    features = NUMERIC_FEATURES | {"missing-grads", "lr-schedule"}
+
+    def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+        refuse(hyperparameters, "the ONNX Adagrad op", maximize="no maximize attribute")
+        for p in params:
+            if p.dtype.name not in _ONNX_TYPES:
+                raise Unsupported(f"{p.dtype.name} parameters (the reference evaluator's Adagrad takes float, double, float16)")
+        tau = hyperparameters["initial_accumulator_value"]
+        return {"h": dict(hyperparameters), "sums": [np.full(p.shape, tau, dtype=p.dtype) for p in params], "t": [0] * len(params)}
+
+    def step(self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], dict[str, Any]]:
+        h = state["h"]
+        out, sums, counts = [], [], []
+        for p, g, s, t in zip(params, grads, state["sums"], state["t"]):
+            if g is None:  # the op has no notion of a missing gradient: the caller does not run it
+                out.append(p), sums.append(s), counts.append(t)
+                continue
+            ev = _evaluator(p.dtype.name, float(h["lr_decay"]), float(h["eps"]), float(h["weight_decay"]))
+            x_new, h_new = ev.run(None, {"R": np.array(h["lr"], dtype=p.dtype), "T": np.array(t, dtype=np.int64), "X": p, "G": g, "H": s})
+            out.append(np.asarray(x_new)), sums.append(np.asarray(h_new)), counts.append(t + 1)
+        return out, {**state, "sums": sums, "t": counts}
+
+    def accumulators(self, state: dict[str, Any]) -> list[np.ndarray]:
+        return list(state["sums"])
+
+    def step_counts(self, state: dict[str, Any]) -> list[int]:
+        return list(state["t"])
+
+    def load(self, state: dict[str, Any], sums: Sequence[np.ndarray], steps: Sequence[int]) -> dict[str, Any]:
+        return {**state, "sums": list(sums), "t": list(steps)}
+
+    def set_hyperparameters(self, state: dict[str, Any], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+        refuse(hyperparameters, "the ONNX Adagrad op", maximize="no maximize attribute")
+        return {**state, "h": dict(hyperparameters)}
