@@ -1,7 +1,7 @@
 # Everyday targets. `make setup` and `make test` are the README's two commands.
 PY := .venv/bin/python
 
-.PHONY: setup test thorough bench fixtures fixtures-check compat check-torch check-impl clean
+.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl clean
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -13,6 +13,9 @@ test:
 thorough:
 	$(PY) -m adagrad.conformance.cli check torch.optim:Adagrad --profile thorough
 	$(PY) -m adagrad.conformance.cli check adagrad.impl:Adagrad --profile thorough
+
+zoo:
+	$(PY) -m pytest tests/conformance -n auto -m 'zoo_full or not zoo_full'
 
 bench:
 	$(PY) -m pytest benchmarks --benchmark-only -p no:xdist --benchmark-columns=min,median,max,rounds

@@ -37,7 +37,20 @@ def _zoo_args(name: str) -> list[str]:
     return ["-n", "1", "--no-shrink", *[a for f in zoo.excludes(name) for a in ("--exclude", f)]]
 
 
-@pytest.mark.parametrize("name", sorted(zoo.MUTANTS))
+#: Zoo members checked in every CI run: one per kind of machinery (numerics, schedule, skipped
+#: parameters, non-finite comparison, state_dict, a crash, a hang, a variant). The whole zoo
+#: costs about 15 s of CPU per member, more than CI's budget: `make zoo` runs every member.
+CI_MEMBERS = {
+    "EpsInsideSqrt", "LrDecayOffByOne", "ClampsNonFinite", "StepAdvancesWithoutGrad",
+    "LoadIgnoresHyperparameters", "CrashesOnStep", "HangsOnStep", "OtherRoundingOrder",
+}
+
+
+def _members(names):
+    return [pytest.param(n, marks=() if n in CI_MEMBERS else pytest.mark.zoo_full) for n in sorted(names)]
+
+
+@pytest.mark.parametrize("name", _members(zoo.MUTANTS))
 def test_mutant_is_caught(name, tmp_path):
     """Each mutant exits 1 and the feature of the rule it breaks is named as failed."""
     status, out, report = check(f"tests.conformance.zoo:{name}", tmp_path, *_zoo_args(name))
@@ -51,7 +64,7 @@ def test_mutant_is_caught(name, tmp_path):
     assert f"FAILED feature {expected}" in out
 
 
-@pytest.mark.parametrize("name", sorted(zoo.VARIANTS))
+@pytest.mark.parametrize("name", _members(zoo.VARIANTS))
 def test_variant_passes(name, tmp_path):
     """Each variant (another rounding order, float64 inside, torch's foreach) exits 0."""
     status, out, report = check(f"tests.conformance.zoo:{name}", tmp_path, *_zoo_args(name))
