@@ -54,7 +54,7 @@ LIBRARIES = (
     Library("node-example", "examples/exec/adagrad.mjs over the subprocess protocol (Node.js)", ("--exec", "node examples/exec/adagrad.mjs"), (), ""),
 )
 
-_DIFF = re.compile(r"(?P<what>[^\n]*?): (?P<where>(?:param|sum) \d+ after step \d+): (?P<count>\d+ of \d+) element\(s\) outside the error model; "
+_DIFF = re.compile(r"(?P<what>[^\n]*?): (?P<where>(?:param|sum) \d+ after step \d+): (?:(?:param|sum): )?(?P<count>\d+ of \d+) element\(s\) outside the error model; "
                    r"worst at [^:]*: target (?:np\.float64\()?(?P<target>[^,)]+)\)?, oracle (?:np\.float64\()?(?P<oracle>[^,)]+)\)?, "
                    r"\|diff\| (?P<diff>\S+) = (?P<ulps>\S+) ulps, tolerance (?P<tol>\S+) ulps")
 
@@ -89,10 +89,11 @@ def run_library(lib: Library, workdir: Path, timeout: float = 900) -> dict[str, 
 
 def _measured(message: str) -> str:
     """The measured size of a failure: relative error and ulps, and where."""
-    m = _DIFF.search(failure_excerpt(message, max_lines=4))
+    text = failure_excerpt(message, max_lines=4).replace("adagrad.conformance.harness.ConformanceFailure: ", "")
+    m = _DIFF.search(text)
     if not m:
-        first = failure_excerpt(message, max_lines=2).splitlines()
-        return (first[0] if first else "failed")[:240]
+        first = text.splitlines()
+        return (first[0] if first else "failed")[:400]
     try:
         rel = float(m["diff"]) / abs(float(m["oracle"])) if float(m["oracle"]) else float("inf")
         rel_text = f"{rel:.2g} relative error"
