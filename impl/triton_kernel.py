@@ -69,7 +69,7 @@ def _kernel() -> Any:
     def adagrad_kernel(
         table_ptr, blocks_ptr, hyper_ptr, scale_ptr, inf_ptr, elem_like_ptr, step_like_ptr,
         MAXIMIZE: tl.constexpr, HAS_WD: tl.constexpr, HAS_SCALE: tl.constexpr,
-        HAS_INF: tl.constexpr, COMPUTE: tl.constexpr, IS_FP64: tl.constexpr,
+        HAS_INF: tl.constexpr, COMPUTE: tl.constexpr, IS_FP64: tl.constexpr, IS_BF16: tl.constexpr,
         ROW: tl.constexpr, BLOCK: tl.constexpr,
     ):  # fmt: skip
         pid = tl.program_id(0)
@@ -139,6 +139,15 @@ def _kernel() -> Any:
             p = p - clr * (g / (tl.sqrt(s) + eps))
         else:
             p = p - clr * tl.div_rn(g, tl.sqrt_rn(s) + eps)
+        if IS_BF16:
+            # Round to the nearest bfloat16, ties to even, in integer arithmetic, so that the
+            # final cast only drops zero bits. A plain cast rounds to nearest on GPUs, but the
+            # Triton CPU interpreter (how CI runs this kernel) truncates: 1 ulp off half the time.
+            # (The unscaled gradient stored above keeps the plain cast.)
+            s_bits = s.to(tl.uint32, bitcast=True)
+            s = ((s_bits + 0x7FFF + ((s_bits >> 16) & 1)) & 0xFFFF0000).to(tl.float32, bitcast=True)
+            p_bits = p.to(tl.uint32, bitcast=True)
+            p = ((p_bits + 0x7FFF + ((p_bits >> 16) & 1)) & 0xFFFF0000).to(tl.float32, bitcast=True)
         tl.store(s_ptr + s_off, s.to(elem_ptr_type.element_ty), mask=mask)
         tl.store(p_ptr + p_off, p.to(elem_ptr_type.element_ty), mask=mask)
 
@@ -238,7 +247,7 @@ def _launch(
             torch.empty(1, dtype=ts[0].dtype, device=device),
             MAXIMIZE=maximize, HAS_WD=weight_decay != 0, HAS_SCALE=grad_scale is not None,
             HAS_INF=found_inf is not None, COMPUTE=_tl_dtype(compute),
-            IS_FP64=compute == "fp64", ROW=_ROW, BLOCK=block_size,
+            IS_FP64=compute == "fp64", IS_BF16=dtype == torch.bfloat16, ROW=_ROW, BLOCK=block_size,
         )  # fmt: skip
     for p, g, s, p_work, g_work, s_work in copies:
         p.copy_(p_work)
