@@ -34,6 +34,9 @@ __all__ = ["register", "run_check"]
 
 #: Seconds the smoke probe (interpreter start, imports and one step) may take.
 SMOKE_TIMEOUT = 20
+#: Added for --adapter functional: importing a library (TensorFlow, Keras, JAX) alone can take
+#: longer than a torch target's whole probe, and that is not a hang.
+LIBRARY_IMPORT_ALLOWANCE = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -181,7 +184,8 @@ def run_check(args: argparse.Namespace) -> int:
         smoke_problem: list[str | None] = []
 
         def watch_smoke() -> None:
-            smoke_problem.append(_smoke_result(smoke, SMOKE_TIMEOUT))
+            limit = SMOKE_TIMEOUT + (LIBRARY_IMPORT_ALLOWANCE if args.adapter == "functional" else 0)
+            smoke_problem.append(_smoke_result(smoke, limit))
             if smoke_problem[0] and smoke_problem[0].startswith("hangs"):
                 suite.kill()
 

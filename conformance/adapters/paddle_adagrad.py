@@ -56,8 +56,9 @@ class PaddleAdagrad:
         tensors = []
         for p in params:
             t = paddle.create_parameter(list(p.shape), dtype="float32" if p.dtype.name == "bfloat16" else p.dtype.name)
-            if p.dtype.name == "bfloat16":
-                raise Unsupported("bfloat16 parameters (not set up by this adapter)")
+            if p.dtype.name in ("bfloat16", "float16"):
+                # the gradient is set through a multiply, which Paddle's CPU build has no half kernels for
+                raise Unsupported(f"{p.dtype.name} parameters (Paddle's CPU kernels lack half-precision multiply)")
             t.set_value(_to_paddle(p))
             tensors.append(t)
         opt = paddle.optimizer.Adagrad(learning_rate=h["lr"], epsilon=h["eps"], parameters=tensors,
