@@ -1,7 +1,7 @@
 # Everyday targets. `make setup` and `make test` are the README's two commands.
 PY := .venv/bin/python
 
-.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl clean
+.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths clean
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -16,6 +16,9 @@ thorough:
 
 zoo:
 	$(PY) -m pytest tests/conformance -n auto -m 'zoo_full or not zoo_full'
+
+check-impl-paths:
+	$(PY) -m pytest tests/impl/test_impl_conformance.py -n auto -m 'impl_paths or not impl_paths'
 
 bench:
 	$(PY) -m pytest benchmarks --benchmark-only -p no:xdist --benchmark-columns=min,median,max,rounds

@@ -12,12 +12,15 @@ import sys
 
 import pytest
 
+#: The forced paths cost about 30-50 s of CPU each, more than CI's budget allows beside
+#: everything else: they run with `make check-impl-paths` (marker ``impl_paths``).
 CHECKS = [
     pytest.param("adagrad.impl:Adagrad", [], {}, id="impl"),
-    pytest.param("adagrad.impl.targets:for_loop", [], {}, id="for_loop"),
-    pytest.param("adagrad.impl.targets:foreach", ["differentiable", "fused"], {}, id="foreach"),
+    pytest.param("adagrad.impl.targets:for_loop", [], {}, id="for_loop", marks=pytest.mark.impl_paths),
+    pytest.param("adagrad.impl.targets:foreach", ["differentiable", "fused"], {}, id="foreach",
+                 marks=pytest.mark.impl_paths),
     pytest.param("adagrad.impl.targets:fused", ["differentiable", "sparse", "complex", "foreach"],
-                 {"TRITON_INTERPRET": "1"}, id="fused-triton-interpreter"),
+                 {"TRITON_INTERPRET": "1"}, id="fused-triton-interpreter", marks=pytest.mark.impl_paths),
 ]
 
 
