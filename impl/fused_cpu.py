@@ -24,6 +24,27 @@ __all__ = ["fused_cpu_adagrad"]
 _KERNEL_DTYPES = (torch.float32, torch.float64)
 
 
+def _kernel_ready(
+    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor], dtype: torch.dtype
+) -> tuple[tuple[list[Tensor], ...], list[tuple[Tensor, ...]]]:
+    """The kernel's argument lists, with contiguous float32/float64 copies where needed.
+
+    Returns the lists and ``(p, g, s, p_work, g_work, s_work)`` for every copied triple.
+    """
+    kernel_args: tuple[list[Tensor], ...] = ([], [], [], [])
+    copied: list[tuple[Tensor, ...]] = []
+    for p, g, s, t in zip(ps, gs, ss, ts):
+        if dtype in _KERNEL_DTYPES and p.is_contiguous() and g.is_contiguous() and s.is_contiguous():
+            work = (p, g, s)
+        else:
+            compute = dtype if dtype in _KERNEL_DTYPES else torch.float32
+            work = tuple(x.to(compute, memory_format=torch.contiguous_format, copy=True) for x in (p, g, s))
+            copied.append((p, g, s, *work))
+        for out, x in zip(kernel_args, (*work, t)):
+            out.append(x)
+    return kernel_args, copied
+
+
 def fused_cpu_adagrad(
     params: list[Tensor],
     grads: list[Tensor],
@@ -57,19 +78,11 @@ def fused_cpu_adagrad(
     for (_, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(
         params, grads, state_sums, state_steps
     ).items():
-        kernel_args: tuple[list[Tensor], ...] = ([], [], [], [])
-        copied: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]] = []
-        for p, g, s, t in zip(ps, gs, ss, ts):
-            if dtype in _KERNEL_DTYPES and p.is_contiguous() and g.is_contiguous() and s.is_contiguous():
-                work = (p, g, s)
-            else:
-                compute = dtype if dtype in _KERNEL_DTYPES else torch.float32
-                work = tuple(
-                    x.to(compute, memory_format=torch.contiguous_format, copy=True) for x in (p, g, s)
-                )
-                copied.append((p, g, s, *work))
-            for out, x in zip(kernel_args, (*work, t)):
-                out.append(x)
+        if dtype in _KERNEL_DTYPES and all(all(map(Tensor.is_contiguous, xs)) for xs in (ps, gs, ss)):
+            # The usual case, checked in bulk: thousands of small tensors cost no Python loop.
+            kernel_args, copied = (ps, gs, ss, ts), []
+        else:
+            kernel_args, copied = _kernel_ready(ps, gs, ss, ts, dtype)
         advance_steps(ts)
         torch._fused_adagrad_(
             *kernel_args,

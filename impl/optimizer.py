@@ -185,20 +185,24 @@ class Adagrad(torch.optim.Optimizer):
 
     def _step_group(self, group: dict[str, Any]) -> None:
         params, grads, sums, steps = [], [], [], []
+        # ids of parameters already checked for the fused path (kept out of the state_dict;
+        # created here so that unpickled optimizers have it too)
+        fused_checked: set[int] = self.__dict__.setdefault("_fused_checked", set())
         has_sparse_grad = has_complex = False
         for p in group["params"]:
             if p.grad is None:
                 continue  # spec R15: no gradient, no step
-            if group["fused"] and (
-                p.device.type not in _FUSED_DEVICES or not torch.is_floating_point(p)
-            ):
-                raise RuntimeError(
-                    "`fused=True` requires all the params to be floating point Tensors of "
-                    f"supported devices: {list(_FUSED_DEVICES)} but {p.dtype} and {p.device.type}"
-                )
             state = self.state[p]
             if not state:
                 self._init_state(p, group)
+            if group["fused"] and id(p) not in fused_checked:
+                # Checked once per parameter, not at every step (torch, too, checks once).
+                if p.device.type not in _FUSED_DEVICES or not torch.is_floating_point(p):
+                    raise RuntimeError(
+                        "`fused=True` requires all the params to be floating point Tensors of "
+                        f"supported devices: {list(_FUSED_DEVICES)} but {p.dtype} and {p.device.type}"
+                    )
+                fused_checked.add(id(p))
             params.append(p)
             grads.append(p.grad)
             sums.append(state["sum"])
