@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from hypothesis import reject
+from hypothesis.control import currently_in_test_context
 
 from adagrad.reference import Param, ReferenceAdagrad, SparseGrad, densify
 
@@ -23,7 +25,7 @@ from .dtypes import FORMATS, torch_dtype, ulp
 from .error_model import ErrorTracker
 from .target import Target
 
-__all__ = ["Case", "ConformanceFailure", "build_target", "check_case", "clone_case", "run_oracle", "run_target", "snippet", "to_numpy", "to_torch"]
+__all__ = ["Case", "ConformanceFailure", "OutsideErrorModel", "build_target", "check_case", "clone_case", "run_oracle", "run_target", "snippet", "to_numpy", "to_torch"]
 
 HYPER_KEYS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
 Grad = np.ndarray | SparseGrad | None
@@ -32,6 +34,11 @@ Recorder = Callable[[float], None]
 
 class ConformanceFailure(AssertionError):
     """A target's result is outside the error model (or structurally wrong)."""
+
+
+class OutsideErrorModel(ConformanceFailure):
+    """The case's inputs lie where the error model gives no bound (an underflowed denominator):
+    the case, not the target, is at fault. Drawn cases are rejected; fixed cases fail loudly."""
 
 
 @dataclass
@@ -253,6 +260,9 @@ def compare_arrays(
     Ulps are counted at the magnitude of the step, ``max(|expected|, |previous|)`` (the value
     before the step), so that a result that cancels to near zero is not reported as millions of
     ulps. Non-finite expected values must be matched exactly (NaN by NaN, inf by the same inf).
+
+    Raises:
+        OutsideErrorModel: a finite expected value has no bound (the case is invalid).
     """
     fmt = FORMATS[dtype]
     a, e = _pairs(actual).astype(np.float64), _pairs(expected).astype(np.float64)
@@ -269,7 +279,10 @@ def compare_arrays(
         err_ulps = np.where(finite, err / units, np.where(same_special, 0.0, np.inf))
         if np.isinf(b[finite]).any():
             n = int(np.isinf(b[finite]).sum())
-            return np.inf, f"{n} element(s) lie outside the error model (a denominator below the dtype's resolution): the case itself is invalid"
+            raise OutsideErrorModel(
+                f"{n} element(s) lie outside the error model (a denominator below the dtype's "
+                "resolution): the case itself is invalid"
+            )
         # non-finite expected values: exact match; finite ones: within the bound (a NaN bound fails)
         bad = np.where(finite, ~(err <= b), ~same_special)
     worst = float(err_ulps.max()) if err_ulps.size else 0.0
@@ -310,7 +323,12 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
                         continue
                     if a is None:
                         _fail(target, case, f"param {i} after step {k + 1}: no state", what)
-                    ulps, problem = compare_arrays(a, e, b, dtype, prev)
+                    try:
+                        ulps, problem = compare_arrays(a, e, b, dtype, prev)
+                    except OutsideErrorModel as exc:
+                        if currently_in_test_context():
+                            reject()  # a drawn case outside the model's domain: draw another
+                        _fail(target, case, f"{name} {i} after step {k + 1}: {exc}", what)
                     per_step[-1] = max(per_step[-1], ulps)  # inf where a NaN or inf was wrong
                     worst = max(worst, ulps if np.isfinite(ulps) else worst)
                     if problem:

@@ -31,11 +31,14 @@ def group_cases(draw, *, dtype: str, same_tau: bool, added_at: int | None = None
     groups = [{**h, "params": [i]} for i, h in enumerate(hypers)]
     if added_at is not None:
         groups[-1]["added_at"] = min(added_at, n_steps - 1)
+    # With one tau everywhere, the constructor gets it too: torch uses the constructor's (D1).
+    options = {"initial_accumulator_value": hypers[0]["initial_accumulator_value"]} if same_tau else {}
     return Case(
         dtype=dtype,
         params=[draw(arrays(dtype=dtype, shape=s, kind="param")) for s in shp],
         grads=[[draw(arrays(dtype=dtype, shape=s, kind="grad")) for s in shp] for _ in range(n_steps)],
         groups=groups,
+        options=options,
     )
 
 

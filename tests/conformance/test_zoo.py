@@ -101,3 +101,14 @@ def test_usage_errors(tmp_path, args, needle):
     proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("target", ["torch.optim:Adagrad", "adagrad.impl:Adagrad"])
+def test_pytest_pyargs_from_any_directory_ci_profile(tmp_path, target):
+    """`pytest --pyargs adagrad.conformance --adagrad-target T` runs from a bare directory, under
+    the ci profile (more examples than check's quick default), and passes torch and ours."""
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target", target,
+           "--adagrad-profile", "ci", "-n", "2", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "passed" in proc.stdout.splitlines()[-1]

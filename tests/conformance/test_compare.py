@@ -1,0 +1,33 @@
+"""The comparison layer: what counts as a deviation (docs/error-model.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adagrad.conformance.harness import OutsideErrorModel, compare_arrays
+
+CASES = [
+    # (actual, expected, bound, deviates)
+    pytest.param([1.0], [1.0], [0.0], False, id="exact"),
+    pytest.param([1.0 + 2e-16], [1.0], [4e-16], False, id="within-bound"),
+    pytest.param([1.0 + 1e-15], [1.0], [4e-16], True, id="outside-bound"),
+    pytest.param([np.nan], [np.nan], [np.nan], False, id="nan-matches-nan"),
+    pytest.param([1.0], [np.nan], [np.nan], True, id="finite-where-oracle-nan"),
+    pytest.param([np.inf], [np.inf], [np.nan], False, id="inf-matches-inf"),
+    pytest.param([-np.inf], [np.inf], [np.nan], True, id="wrong-infinity"),
+    pytest.param([np.nan], [1.0], [1.0], True, id="nan-where-oracle-finite"),
+]
+
+
+@pytest.mark.parametrize(("actual", "expected", "bound", "deviates"), CASES)
+def test_compare_arrays_R25(actual, expected, bound, deviates):
+    """R25: non-finite expected values match exactly; finite ones within the bound."""
+    _, problem = compare_arrays(np.array(actual), np.array(expected), np.array(bound), "float64")
+    assert (problem is not None) == deviates, problem
+
+
+def test_infinite_bound_is_an_invalid_case():
+    """A finite expected value without a bound is the case's fault: it raises, never passes."""
+    with pytest.raises(OutsideErrorModel, match="the case itself is invalid"):
+        compare_arrays(np.array([5.0]), np.array([1.0]), np.array([np.inf]), "float32")
