@@ -26,7 +26,11 @@ class _Update(Adagrad):
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
         s.addcmul_(g, g)
-        p.addcdiv_(g, s.sqrt() + group["eps"], value=-clr)
+        p.addcdiv_(g, self._denominator(s, group["eps"]), value=-clr)
+
+    def _denominator(self, s, eps: float):
+        """sqrt(s) + eps (R7); mutants of the denominator override only this."""
+        return s.sqrt() + eps
 
     def _advance(self, state) -> float:
         state["step"] += 1
@@ -58,13 +62,8 @@ class _Update(Adagrad):
 class EpsInsideSqrt(_Update):
     """R7 broken: sqrt(s + eps) instead of sqrt(s) + eps."""
 
-    def _dense(self, p, g, s, t, group):
-        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-        g = -g if group["maximize"] else g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        s.addcmul_(g, g)
-        p.addcdiv_(g, (s + group["eps"]).sqrt(), value=-clr)
+    def _denominator(self, s, eps):
+        return (s + eps).sqrt()
 
 
 class LrDecayOffByOne(_Update):
@@ -115,13 +114,8 @@ class AccumulatorStartsAtZero(_Update):
 class NoSquareRoot(_Update):
     """R1 broken: divides by s + eps instead of sqrt(s) + eps."""
 
-    def _dense(self, p, g, s, t, group):
-        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-        g = -g if group["maximize"] else g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        s.addcmul_(g, g)
-        p.addcdiv_(g, s + group["eps"], value=-clr)
+    def _denominator(self, s, eps):
+        return s + eps
 
 
 class StepAdvancesWithoutGrad(_Update):
