@@ -148,7 +148,8 @@ class ErrorTracker:
 
     Call :meth:`step` with the oracle's exact values *before* each step; it returns the
     tolerance after the step and carries the target's and the oracle's errors separately.
-    The accumulator's initial value ``initial_accumulator_value`` is rounded once to the dtype.
+    The accumulator's initial value ``initial_accumulator_value`` is rounded once to the dtype;
+    ``exact_start=True`` says the starting state is exact in the dtype (loaded, not computed).
     ``touched`` (a boolean mask over the parameter's elements) limits a step to some elements,
     as a sparse gradient does; the others keep their error.
 
@@ -163,11 +164,15 @@ class ErrorTracker:
         True
     """
 
-    def __init__(self, dtype: str, shape: tuple[int, ...], initial_accumulator_value: float = 0.0) -> None:
+    def __init__(
+        self, dtype: str, shape: tuple[int, ...], initial_accumulator_value: float = 0.0, *, exact_start: bool = False
+    ) -> None:
         self.dtype = dtype
-        # The accumulator starts as tau converted to the dtype: one rounding (exact in float64).
+        # The accumulator starts as tau converted to the dtype: one rounding (exact in float64),
+        # unless the state was loaded from values already exact in the dtype (teacher forcing).
         fmt = FORMATS[dtype]
-        tau_err = 0.0 if dtype == "float64" else fmt.u * abs(initial_accumulator_value) + fmt.underflow
+        exact = exact_start or dtype == "float64"
+        tau_err = 0.0 if exact else fmt.u * abs(initial_accumulator_value) + fmt.underflow
         self._target = Bound(np.zeros(shape), np.full(shape, tau_err))
         self._oracle = Bound(np.zeros(shape), np.zeros(shape))
 

@@ -188,12 +188,11 @@ def run_oracle(case: Case):
     trackers = []
     for i, p in enumerate(params):
         tau = case.groups[case.group_of(i)].get("initial_accumulator_value", 0.0)
-        trackers.append(ErrorTracker(case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau))
+        trackers.append(ErrorTracker(case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau,
+                                     exact_start=case.start is not None))  # a loaded state is exact in the dtype
     if case.start is not None:
         for p, (s, t) in zip(params, case.start):
             opt.state[p] = {"step": int(t), "sum": np.array(s, dtype=p.data.dtype)}
-        for tr in trackers:  # the loaded state is exact in the dtype
-            tr._target = type(tr._target)(tr._target.param, np.zeros_like(tr._target.sum))
     bounds = [(tr.current().param, tr.current().sum) for tr in trackers]
     for k, step_grads in enumerate(case.grads):
         for g in case.groups:
