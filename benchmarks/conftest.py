@@ -28,6 +28,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
     elements: dict[str, int] = {}
     for bench in session.benchmarks:
         info = bench.extra_info
+        if "suite" in info:
+            continue  # test_bench_gpu.py: tabulated by tools/gpu_check.py from the JSON
         median[(info["impl"], info["path"], info["layout"])] = bench.stats.median
         elements[info["layout"]] = info["elements"]
     write = terminalreporter.write_line
