@@ -1,12 +1,15 @@
-"""Helpers shared by the three update paths: grouping, step counts, learning rates, errors.
+"""Helpers shared by the three update paths: grouping, step counts, learning rates, errors,
+what this torch offers (device lists, kernels, ops older versions lack) and DTensor shards.
 
 Nothing here touches optimizer state beyond reading step counts; every function is pure apart
-from :func:`advance_steps`.
+from :func:`advance_steps` and :func:`copy_all`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -17,7 +20,13 @@ __all__ = [
     "SPARSE_WEIGHT_DECAY_ERROR",
     "advance_steps",
     "check_fusable",
+    "copy_all",
+    "foreach_devices",
+    "fused_devices",
+    "fused_kernel_missing_error",
     "group_by_device_and_dtype",
+    "has_fused_kernel",
+    "local_shards",
     "negative_decayed_lrs",
     "step_values",
 ]
@@ -102,3 +111,132 @@ def check_fusable(
         raise RuntimeError("adagrad with fused=True does not support differentiable=True")
     if has_sparse_grad or has_complex:
         raise RuntimeError(FUSED_SPARSE_COMPLEX_ERROR)
+
+
+# --- What this torch offers (older torch versions lack some of it) -------------------------------
+
+
+def foreach_devices() -> tuple[str, ...]:
+    """Device types on which foreach is the default path: torch's own list where it has one.
+
+    torch >= 2.1 keeps the list in ``torch.utils._foreach_utils``; older versions defaulted to
+    foreach on CUDA only.
+    """
+    try:
+        from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices
+    except ImportError:
+        return ("cuda",)
+    return tuple(_get_foreach_kernels_supported_devices())
+
+
+def fused_devices() -> tuple[str, ...]:
+    """Device types ``fused=True`` accepts: torch's own list where it has one.
+
+    On CUDA the fused path runs this package's Triton kernel; on every other device in the list,
+    torch's ``_fused_adagrad_`` kernel. Without torch's list (torch < 2.2) it is CPU and CUDA.
+    """
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:
+        return ("cpu", "cuda")
+    return tuple(_get_fused_kernels_supported_devices())
+
+
+def has_fused_kernel() -> bool:
+    """Whether this torch has the ``torch._fused_adagrad_`` kernel (torch >= 2.4)."""
+    return hasattr(torch, "_fused_adagrad_")
+
+
+def fused_kernel_missing_error(device_type: str) -> RuntimeError:
+    """The error for ``fused=True`` on a device only torch's (absent) fused kernel serves."""
+    return RuntimeError(
+        f"fused=True for {device_type} parameters needs torch._fused_adagrad_, which torch "
+        f"{torch.__version__} does not have (added in torch 2.4); use foreach=True or the "
+        "default for-loop path, or a newer torch"
+    )
+
+
+def copy_all(dst: list[Tensor], src: list[Tensor]) -> None:
+    """``dst[i].copy_(src[i])`` for every i: one ``_foreach_copy_`` call where torch has it
+    (torch >= 2.1), a loop otherwise."""
+    if not dst:
+        return
+    foreach_copy = getattr(torch, "_foreach_copy_", None)
+    if foreach_copy is not None:
+        foreach_copy(dst, src)
+    else:
+        for d, s in zip(dst, src, strict=True):
+            d.copy_(s)
+
+
+# --- DTensor (FSDP2, tensor parallelism) ----------------------------------------------------------
+
+#: Types that are certainly not DTensors (checked first, so plain training pays one type test).
+_PLAIN_TYPES = (Tensor, torch.nn.Parameter)
+
+
+@functools.cache
+def _dtensor_type() -> type | None:
+    """``DTensor``, or None where this torch has no torch.distributed or no DTensor."""
+    if not torch.distributed.is_available():
+        return None
+    try:
+        from torch.distributed.tensor import DTensor  # torch >= 2.5
+    except ImportError:
+        try:
+            from torch.distributed._tensor import DTensor  # torch 2.0-2.4
+        except ImportError:
+            return None
+    return DTensor
+
+
+def _same_layout(tensors: tuple[Any, ...], dtensor: type) -> bool:
+    """Whether these DTensors are laid out alike (same mesh, same placements, same shape) and
+    hold no pending reduction, so their local tensors are matching pieces of the same elements."""
+    if not all(isinstance(t, dtensor) for t in tensors):
+        return False
+    first = tensors[0]
+    if any(placement.is_partial() for placement in first.placements):
+        return False  # a pending sum: the local values are not the tensor's values
+    return all(
+        t.device_mesh == first.device_mesh and t.placements == first.placements and t.shape == first.shape
+        for t in tensors[1:]
+    )
+
+
+def local_shards(
+    params: list[Tensor], grads: list[Tensor], sums: list[Tensor]
+) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[int]]:
+    """Replaces DTensors by their local tensors wherever that is exact, for the foreach and
+    fused paths.
+
+    Adagrad is element-wise, so when a parameter, its gradient and its accumulator are DTensors
+    laid out alike (FSDP2's ``Shard(0)``, or ``Replicate``), updating the local tensors in place
+    updates the DTensors, shard by shard, with no communication and nothing materialised. (Ops
+    on the DTensors themselves are not enough: slicing a sharded DTensor, for instance, returns
+    a replicated copy, so in-place updates of the slice are lost.)
+
+    Returns:
+        ``(params, grads, sums, others)``: new lists (the caller's are not changed) in which
+        every exactly-localisable triple is replaced by its local tensors, and the indices of
+        the DTensor triples that cannot be (different layouts, or a ``Partial`` placement),
+        which are left as they are.
+    """
+    if all(type(p) in _PLAIN_TYPES for p in params) and all(type(s) in _PLAIN_TYPES for s in sums):
+        return params, grads, sums, []
+    dtensor = _dtensor_type()
+    if dtensor is None:
+        return params, grads, sums, []
+    params, grads, sums = list(params), list(grads), list(sums)
+    others: list[int] = []
+    with torch.no_grad():  # without autograd, to_local() is the local tensor (or a view of it)
+        for i, triple in enumerate(zip(params, grads, sums)):
+            if not any(isinstance(t, dtensor) for t in triple):
+                continue
+            local = tuple(t.to_local() for t in triple) if _same_layout(triple, dtensor) else None
+            if local is not None and all(t.shape == local[0].shape for t in local):
+                # Not copies: in-place updates of the local tensors reach the DTensors.
+                params[i], grads[i], sums[i] = local
+            else:
+                others.append(i)
+    return params, grads, sums, others

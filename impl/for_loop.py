@@ -112,6 +112,10 @@ def _sparse_update(
         grad = torch.neg(grad)
     # The update is non-linear in g, so duplicate indices must be summed before squaring.
     grad = grad.coalesce()
+    if grad._nnz() == 0:
+        # No rows: nothing changes. (Returning here also spares older torch versions, 2.0.1
+        # among them, whose sparse_mask crashed on an empty gradient.)
+        return
     indices = grad._indices()
     values = grad._values()
     size = grad.size()

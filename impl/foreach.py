@@ -11,6 +11,10 @@ Compared with torch's foreach Adagrad it makes fewer passes over memory:
 float16/bfloat16 batches are computed in float32 and rounded once, as in the for-loop path.
 Each element sees exactly the ops of the for-loop path (``addcmul_``, ``sqrt``, ``add_(eps)``,
 ``addcdiv_`` with ``value=-clr``), so on CPU the two paths give bitwise equal results.
+
+DTensor parameters (FSDP2) are updated through their local shards (see
+:func:`~adagrad.impl.common.local_shards`), never sliced as DTensors: a slice of a sharded
+DTensor is a replicated copy, and in-place updates of it would be lost.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .common import advance_steps, group_by_device_and_dtype, negative_decayed_lrs, step_values
+from .common import (
+    advance_steps,
+    copy_all,
+    group_by_device_and_dtype,
+    local_shards,
+    negative_decayed_lrs,
+    step_values,
+)
 from .for_loop import HALF_DTYPES, for_loop_adagrad
 
 __all__ = ["BATCH_ELEMENTS", "foreach_adagrad"]
@@ -52,7 +63,10 @@ def foreach_adagrad(
     """Applies one Adagrad step with multi-tensor ops (same arguments as the for-loop path).
 
     A (device, dtype) group that holds a sparse gradient goes through the for-loop path, as in
-    torch.
+    torch. DTensors are updated through their local tensors; a DTensor whose gradient or
+    accumulator is laid out differently (or holds a pending reduction) goes through the for-loop
+    path, which works on the DTensors themselves (the results are the same: both paths run the
+    same ops on every element).
 
     Raises:
         RuntimeError: ``differentiable=True`` (foreach ops have no autograd), or
@@ -64,6 +78,22 @@ def foreach_adagrad(
         raise RuntimeError("grad_scale and found_inf are only supported by the fused path")
     if not params:
         return
+    params, grads, state_sums, others = local_shards(params, grads, state_sums)
+    if others:
+        for_loop_adagrad(
+            [params[i] for i in others], [grads[i] for i in others],
+            [state_sums[i] for i in others], [state_steps[i] for i in others],
+            lr=lr, weight_decay=weight_decay, lr_decay=lr_decay, eps=eps, maximize=maximize,
+            differentiable=False, has_sparse_grad=has_sparse_grad, has_complex=has_complex,
+            grad_scale=None, found_inf=None,
+        )  # fmt: skip
+        skip = set(others)
+        rest = [i for i in range(len(params)) if i not in skip]
+        params, grads, state_sums, state_steps = (
+            [xs[i] for i in rest] for xs in (params, grads, state_sums, state_steps)
+        )
+        if not params:
+            return
     grouped = group_by_device_and_dtype(params, grads, state_sums, state_steps)
     for device_params, device_grads, device_sums, device_steps in grouped.values():
         if has_sparse_grad and any(g.is_sparse for g in device_grads):
@@ -101,8 +131,8 @@ def _update_batch(
         sums32 = [s.float() for s in sums]
         _update_batch(params32, [g.float() for g in grads], sums32, minus_clrs,
                       weight_decay=weight_decay, eps=eps, maximize=maximize)  # fmt: skip
-        torch._foreach_copy_(sums, sums32)
-        torch._foreach_copy_(params, params32)
+        copy_all(sums, sums32)
+        copy_all(params, params32)
         return
     if maximize:
         grads = torch._foreach_neg(grads)
@@ -137,7 +167,9 @@ def _batches(
 def _slices(p: Tensor, g: Tensor, s: Tensor) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     """Cuts one (param, grad, sum) triple into views of about BATCH_ELEMENTS elements."""
     n = p.numel()
-    if n <= 2 * BATCH_ELEMENTS:
+    if n <= 2 * BATCH_ELEMENTS or type(p) not in (Tensor, torch.nn.Parameter):
+        # Small, or a tensor subclass (a DTensor that reached here): a slice of a subclass need
+        # not be a view, so it is never sliced.
         yield p, g, s
         return
     if p.is_contiguous() and g.is_contiguous() and s.is_contiguous():

@@ -5,29 +5,44 @@ Every path has the same keyword-only signature (see :func:`adagrad`):
 - :func:`~adagrad.impl.for_loop.for_loop_adagrad`: one tensor at a time; sparse, complex and
   differentiable steps; bitwise equal to torch's for-loop on dense float32/float64;
 - :func:`~adagrad.impl.foreach.foreach_adagrad`: multi-tensor ops in cache-sized batches;
-- :func:`~adagrad.impl.fused_cpu.fused_cpu_adagrad`: torch's one-pass CPU kernel, fed only
-  tensors it is correct for;
+- :func:`~adagrad.impl.fused_cpu.fused_cpu_adagrad`: torch's one-pass ``_fused_adagrad_``
+  kernel (CPU, and the other non-CUDA devices torch has it for), fed only tensors it is correct
+  for;
 - :func:`~adagrad.impl.triton_kernel.fused_triton_adagrad`: one Triton launch per
   (device, dtype) group, for CUDA tensors (or CPU tensors under ``TRITON_INTERPRET=1``).
+
+DTensors (FSDP2) are updated through their local shards on the foreach and fused paths (see
+:func:`~adagrad.impl.common.local_shards`); the for-loop works on the DTensors themselves.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from torch import Tensor
 
-from .common import check_fusable
+from .common import check_fusable, foreach_devices, local_shards
 from .for_loop import for_loop_adagrad
 from .foreach import foreach_adagrad
 from .fused_cpu import fused_cpu_adagrad
 from .triton_kernel import fused_triton_adagrad
 
-__all__ = ["FusedBackend", "adagrad"]
+__all__ = ["FUSED_BACKENDS", "FusedBackend", "adagrad", "check_fused_backend"]
 
-#: Which kernel serves ``fused=True``: ``"auto"`` (Triton on CUDA, torch's kernel on CPU),
-#: ``"triton"`` (Triton everywhere; CPU tensors need ``TRITON_INTERPRET=1``) or ``"cpu"``.
+#: Which kernel serves ``fused=True``: ``"auto"`` (Triton on CUDA, torch's ``_fused_adagrad_``
+#: kernel on every other device), ``"triton"`` (Triton everywhere; CPU tensors need
+#: ``TRITON_INTERPRET=1``) or ``"cpu"`` (torch's kernel everywhere; the name is historical).
 FusedBackend = Literal["auto", "triton", "cpu"]
+
+#: The values :data:`FusedBackend` allows.
+FUSED_BACKENDS: tuple[str, ...] = get_args(FusedBackend)
+
+
+def check_fused_backend(backend: object) -> FusedBackend:
+    """Returns ``backend`` if it names a fused kernel choice, else raises ValueError naming it."""
+    if not isinstance(backend, str) or backend not in FUSED_BACKENDS:
+        raise ValueError(f"fused_backend must be one of {list(FUSED_BACKENDS)}, got {backend!r}")
+    return backend  # type: ignore[return-value]
 
 
 def adagrad(
@@ -68,7 +83,9 @@ def adagrad(
         state_steps: 0-dim step counters, incremented in place.
         lr: learning rate γ (float or 1-element tensor).
         weight_decay: λ. lr_decay: η. eps: ε. maximize: flip the gradient's sign first.
-        foreach: use the foreach path (default: on when every parameter is on CUDA).
+        foreach: use the foreach path (default: on when every parameter is on a device in
+            torch's foreach list, :func:`~adagrad.impl.common.foreach_devices`: CUDA and other
+            accelerators, not CPU).
         fused: use the fused path; wins over ``foreach`` when both are set by a caller that
             skipped the optimizer's validation.
         differentiable: record the step on the autograd tape (for-loop path only).
@@ -78,7 +95,10 @@ def adagrad(
         fused_backend: which fused kernel to use (:data:`FusedBackend`).
 
     Raises:
-        RuntimeError: with torch's messages, for what the chosen path cannot serve.
+        RuntimeError: with torch's messages, for what the chosen path cannot serve; for
+            ``fused=True`` on a DTensor whose gradient or accumulator is laid out differently
+            (no shard-by-shard update is exact there) or on a torch without the fused kernel.
+        ValueError: an unknown ``fused_backend``.
 
     Example:
         >>> import torch
@@ -89,20 +109,29 @@ def adagrad(
         >>> p.tolist(), s.tolist(), t.item()
         ([0.5, -0.5], [4.0, 4.0], 1.0)
     """
+    check_fused_backend(fused_backend)
     if foreach is None and fused is None:
-        # torch's default: foreach where it pays (CUDA), the for-loop elsewhere.
-        foreach = not differentiable and bool(params) and all(p.device.type == "cuda" for p in params)
+        # torch's default: foreach where it pays (accelerators), the for-loop elsewhere.
+        devices = foreach_devices()
+        foreach = not differentiable and bool(params) and all(p.device.type in devices for p in params)
     if fused:
         check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
-        on_cpu = [p.device.type == "cpu" for p in params]
-        if fused_backend == "triton" or (fused_backend == "auto" and not any(on_cpu)):
+        params, grads, state_sums, others = local_shards(params, grads, state_sums)
+        if others:
+            raise RuntimeError(
+                f"fused=True cannot update DTensor parameter {others[0]} shard by shard: its "
+                "gradient or accumulator has a different mesh, placement or shape, or a pending "
+                "(Partial) reduction; use foreach=True or the for-loop path for it"
+            )
+        on_cuda = [p.device.type == "cuda" for p in params]
+        if fused_backend == "triton" or (fused_backend == "auto" and all(on_cuda)):
             paths = [(fused_triton_adagrad, list(range(len(params))))]
-        elif fused_backend == "cpu" or all(on_cpu):
+        elif fused_backend == "cpu" or not any(on_cuda):
             paths = [(fused_cpu_adagrad, list(range(len(params))))]
-        else:  # a group that spans CPU and an accelerator
-            cpu_idx = [i for i, c in enumerate(on_cpu) if c]
-            dev_idx = [i for i, c in enumerate(on_cpu) if not c]
-            paths = [(fused_cpu_adagrad, cpu_idx), (fused_triton_adagrad, dev_idx)]
+        else:  # a group that spans CUDA and other devices
+            cuda_idx = [i for i, c in enumerate(on_cuda) if c]
+            other_idx = [i for i, c in enumerate(on_cuda) if not c]
+            paths = [(fused_cpu_adagrad, other_idx), (fused_triton_adagrad, cuda_idx)]
     elif foreach:
         paths = [(foreach_adagrad, list(range(len(params))))]
     else:

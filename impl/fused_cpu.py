@@ -1,5 +1,9 @@
 """The fused path on CPU: torch's one-pass ``_fused_adagrad_`` kernel, fed tensors it is correct for.
 
+(It serves the other non-CUDA devices torch has the kernel for the same way; on CUDA the fused
+path is the Triton kernel. torch < 2.4 has no such kernel: a clear RuntimeError, see
+:func:`~adagrad.impl.common.fused_kernel_missing_error`.)
+
 ``torch._fused_adagrad_`` on CPU walks raw memory as if every tensor were contiguous: given a
 transposed parameter or a strided gradient it silently updates the wrong elements (measured on
 torch 2.13.0+cpu). Its vectorised body also rounds ``clr``, ``eps`` and ``weight_decay`` to a
@@ -17,7 +21,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .common import advance_steps, check_fusable, group_by_device_and_dtype
+from .common import (
+    advance_steps,
+    check_fusable,
+    fused_kernel_missing_error,
+    group_by_device_and_dtype,
+    has_fused_kernel,
+)
 
 __all__ = ["fused_cpu_adagrad"]
 
@@ -68,11 +78,14 @@ def fused_cpu_adagrad(
     nothing changes (parameters, sums, steps and gradients), as in torch's fused path.
 
     Raises:
-        RuntimeError: sparse gradients, complex parameters or ``differentiable=True``.
+        RuntimeError: sparse gradients, complex parameters or ``differentiable=True``; a torch
+            without ``torch._fused_adagrad_``.
     """
     check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
     if not params:
         return
+    if not has_fused_kernel():
+        raise fused_kernel_missing_error(params[0].device.type)
     if isinstance(lr, Tensor):
         lr = lr.detach().reshape(())
     for (_, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .functional import FusedBackend, adagrad
+from .common import fused_devices, fused_kernel_missing_error, has_fused_kernel
+from .functional import FusedBackend, adagrad, check_fused_backend
 
 __all__ = ["Adagrad"]
 
@@ -16,7 +17,10 @@ __all__ = ["Adagrad"]
 # at 2**24 and freezes the lr_decay schedule (spec R2, divergence D2).
 STEP_DTYPE = torch.float64
 
-_FUSED_DEVICES = ("cpu", "cuda")
+#: Group keys torch 2.x added over time, with the value a group saved before them gets (as
+#: torch's own ``Adagrad.__setstate__`` backfills them): ``foreach`` and ``maximize`` (1.12),
+#: ``differentiable`` (1.13), ``fused`` (2.4).
+_GROUP_KEY_DEFAULTS: dict[str, Any] = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
 
 
 class Adagrad(torch.optim.Optimizer):
@@ -41,8 +45,19 @@ class Adagrad(torch.optim.Optimizer):
     Three paths compute it: the for-loop (default on CPU; sparse, complex and differentiable
     steps; bitwise equal to torch's for-loop on dense float32/float64), ``foreach=True``
     (multi-tensor ops, fewer passes over memory than torch's) and ``fused=True`` (one pass per
-    element: torch's CPU kernel on CPU, a multi-tensor Triton kernel on CUDA). The attribute
-    :attr:`fused_backend` (``"auto"``, ``"triton"``, ``"cpu"``) picks the fused kernel.
+    element: torch's ``_fused_adagrad_`` kernel on CPU and the other non-CUDA devices torch
+    lists, a multi-tensor Triton kernel on CUDA). The attribute :attr:`fused_backend`
+    (``"auto"``, ``"triton"``, ``"cpu"``; checked when set) picks the fused kernel. On a torch
+    without ``_fused_adagrad_`` (before 2.4), ``fused=True`` for parameters other than CUDA
+    ones raises a RuntimeError at construction (and at the step, for groups that become fused
+    later): the fused path is never silently replaced by another one.
+
+    Where training runs: DTensor parameters (FSDP2's ``fully_shard``) are updated shard by
+    shard on every path, nothing gathered; ``copy.deepcopy`` and pickle keep the state and
+    :attr:`fused_backend`; :meth:`load_state_dict` accepts every layout torch 2.x wrote (groups
+    lacking ``foreach``, ``maximize``, ``differentiable`` or ``fused`` get torch's defaults
+    for them), and raises ``KeyError`` for a parameter state lacking ``step`` or ``sum``, as
+    torch does.
 
     Args:
         params: tensors, or dicts ``{"params": [...], **hyperparameters}`` (spec R12).
@@ -58,7 +73,8 @@ class Adagrad(torch.optim.Optimizer):
 
     Raises:
         ValueError: invalid hyperparameters or params, with torch's messages (spec R24).
-        RuntimeError: ``fused`` with ``differentiable`` or with ``foreach=True``.
+        RuntimeError: ``fused`` with ``differentiable`` or with ``foreach=True``, or on a torch
+            without the fused kernel.
 
     Example:
         >>> import torch
@@ -70,9 +86,6 @@ class Adagrad(torch.optim.Optimizer):
         >>> w.tolist(), opt.state[w]["sum"].tolist(), opt.state[w]["step"].item()
         ([0.5, -0.5], [4.0, 4.0], 1.0)
     """
-
-    #: Which kernel serves ``fused=True`` groups (see :data:`adagrad.impl.functional.FusedBackend`).
-    fused_backend: FusedBackend
 
     def __init__(
         self,
@@ -124,15 +137,34 @@ class Adagrad(torch.optim.Optimizer):
             # Tells GradScaler to hand us grad_scale/found_inf instead of unscaling itself.
             self._step_supports_amp_scaling = True
 
+    @property
+    def fused_backend(self) -> FusedBackend:
+        """Which kernel serves ``fused=True`` groups: ``"auto"`` (default), ``"triton"`` or
+        ``"cpu"`` (see :data:`adagrad.impl.functional.FusedBackend`); a ValueError when set to
+        anything else."""
+        return self.__dict__.get("_fused_backend", "auto")
+
+    @fused_backend.setter
+    def fused_backend(self, backend: FusedBackend) -> None:
+        self.__dict__["_fused_backend"] = check_fused_backend(backend)
+
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Adds a group (spec R16) and creates its parameters' state from its own τ (R13).
 
         Args:
             param_group: ``{"params": [...], **hyperparameters}``; missing hyperparameters come
                 from the constructor's defaults.
+
+        Raises:
+            RuntimeError: a fused group with non-CUDA parameters on a torch without the fused
+                kernel (torch < 2.4).
         """
         super().add_param_group(param_group)
         group = self.param_groups[-1]
+        if group["fused"] and not has_fused_kernel() and self.fused_backend != "triton":
+            for p in group["params"]:
+                if p.device.type != "cuda":
+                    raise fused_kernel_missing_error(p.device.type)
         for p in group["params"]:
             if not self.state[p]:
                 self._init_state(p, group)
@@ -140,23 +172,56 @@ class Adagrad(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Loads a state_dict saved by this class or by ``torch.optim.Adagrad`` (spec R18).
 
-        Hyperparameters come from the saved groups, ``sum`` is cast to each parameter's dtype
-        and device, step counters are brought to this class's float64 (on the parameter's
-        device for fused groups), and parameters the state_dict has no state for start afresh
-        from their group's τ.
+        Hyperparameters come from the saved groups (a group saved by an older torch, without
+        ``foreach``, ``maximize``, ``differentiable`` or ``fused``, gets torch's defaults for
+        them), ``sum`` is cast to each parameter's dtype and device, step counters are brought
+        to this class's float64 (on the parameter's device for fused groups), and parameters
+        the state_dict has no state for (or an empty one) start afresh from their group's τ.
 
         Args:
             state_dict: as returned by :meth:`state_dict`.
+
+        Raises:
+            KeyError: a parameter's state has ``step`` without ``sum`` or ``sum`` without
+                ``step`` (as torch raises; the optimizer is left unchanged).
+            ValueError: the groups do not match this optimizer's (torch's messages).
         """
-        super().load_state_dict(state_dict)
+        super().load_state_dict(state_dict)  # calls __setstate__, which checks and converts
         for group in self.param_groups:
-            group.setdefault("fused", None)
             for p in group["params"]:
-                state = self.state[p]
-                if "step" not in state or "sum" not in state:
+                if not self.state[p]:
                     self._init_state(p, group)
-                else:
-                    state["step"] = self._step_tensor(state["step"], p, group)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``copy.deepcopy`` and pickle keep: torch's (defaults, state, groups) and
+        :attr:`fused_backend`."""
+        state = super().__getstate__()
+        state["fused_backend"] = self.fused_backend
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores a pickled or deep-copied optimizer, or (from :meth:`load_state_dict`) a
+        loaded state: checks every parameter's state first, then backfills the group keys
+        older torch versions did not save and converts step counters to this class's.
+
+        Raises:
+            KeyError: a parameter's state lacks ``step`` or ``sum`` (nothing is changed).
+        """
+        state = dict(state)
+        _check_param_states(state.get("state", {}), state.get("param_groups", []))
+        backend = check_fused_backend(state.pop("fused_backend", "auto"))  # absent: pickled by older versions
+        for group in [*state.get("param_groups", []), state.get("defaults", {})]:
+            for key, value in _GROUP_KEY_DEFAULTS.items():
+                group.setdefault(key, value)
+        super().__setstate__(state)
+        self.fused_backend = backend
+        if self.defaults.get("fused"):
+            self._step_supports_amp_scaling = True
+        for group in self.param_groups:
+            for p in group["params"]:
+                p_state = self.state.get(p)
+                if p_state:
+                    p_state["step"] = self._step_tensor(p_state["step"], p, group)
 
     def share_memory(self) -> None:
         """Moves every accumulator to shared memory (as torch does, steps stay private)."""
@@ -197,10 +262,11 @@ class Adagrad(torch.optim.Optimizer):
                 self._init_state(p, group)
             if group["fused"] and id(p) not in fused_checked:
                 # Checked once per parameter, not at every step (torch, too, checks once).
-                if p.device.type not in _FUSED_DEVICES or not torch.is_floating_point(p):
+                devices = fused_devices()
+                if p.device.type not in devices or not torch.is_floating_point(p):
                     raise RuntimeError(
                         "`fused=True` requires all the params to be floating point Tensors of "
-                        f"supported devices: {list(_FUSED_DEVICES)} but {p.dtype} and {p.device.type}"
+                        f"supported devices: {list(devices)} but {p.dtype} and {p.device.type}"
                     )
                 fused_checked.add(id(p))
             params.append(p)
@@ -237,3 +303,21 @@ class Adagrad(torch.optim.Optimizer):
         if isinstance(step, Tensor):
             return step.detach().to(device=device, dtype=STEP_DTYPE)
         return torch.tensor(float(step), dtype=STEP_DTYPE, device=device)
+
+
+def _check_param_states(states: Any, param_groups: list[dict[str, Any]]) -> None:
+    """Raises KeyError, naming the parameter, for a non-empty state without ``step`` or ``sum``
+    (torch raises KeyError too, at load or at the first step; silently starting that parameter
+    afresh would lose its other entry)."""
+    index = 0
+    for group in param_groups:
+        for p in group["params"]:
+            p_state = states.get(p) if hasattr(states, "get") else None
+            if p_state:
+                for key in ("step", "sum"):
+                    if key not in p_state:
+                        raise KeyError(
+                            f"the state of parameter {index} has no {key!r} (keys: {sorted(map(str, p_state))}); "
+                            "an Adagrad state needs both 'step' and 'sum'"
+                        )
+            index += 1

@@ -1,0 +1,178 @@
+"""The worker of ``test_impl_distributed.py``: every configuration, run in each of 2 processes.
+
+Kept out of the test module so that ``torch.multiprocessing.spawn`` children import only this
+(and torch), not pytest and the test helpers.
+
+Each configuration trains a small MLP for :data:`STEPS` steps with the same data on every rank
+(so the averaged gradient equals the single-process gradient exactly), wrapped in FSDP2 or DDP,
+and after every step compares every element of every parameter and accumulator with the same
+optimizer stepping the unwrapped model in this process: bitwise. Halfway through, the optimizer
+is saved with ``get_optimizer_state_dict`` and a fresh one is loaded with
+``set_optimizer_state_dict`` (the run must not notice).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import os
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from adagrad.impl import targets
+from adagrad.impl import foreach as foreach_module
+
+STEPS = 5
+RESUME_AFTER = 2  # state_dict round trip after this many steps
+BATCH = 8
+
+#: The optimizer paths, each a factory ``f(params, **hyper)``.
+PATHS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "for_loop": targets.for_loop,
+    "foreach": targets.foreach,
+    "fused": targets.fused,
+}
+
+HYPER: dict[str, dict[str, Any]] = {
+    "plain": dict(lr=0.05),
+    "all_on": dict(lr=0.05, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1,
+                   eps=1e-8, maximize=True),
+}  # fmt: skip
+
+
+def build_model(dtype: torch.dtype) -> nn.Module:
+    """1024 -> 600 -> 7 -> 1: a 614,400-element weight (above 2**19, the foreach path's slicing
+    threshold), rows that split unevenly over 2 ranks (7) and a 1-row weight whose second shard
+    is empty."""
+    torch.manual_seed(1234)
+    model = nn.Sequential(nn.Linear(1024, 600), nn.Tanh(), nn.Linear(600, 7), nn.Tanh(), nn.Linear(7, 1))
+    return model.to(dtype)
+
+
+def batch(step: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same batch on every rank (replicated data)."""
+    gen = torch.Generator().manual_seed(100 + step)
+    return torch.randn(BATCH, 1024, generator=gen).to(dtype), torch.randn(BATCH, 1, generator=gen).to(dtype)
+
+
+def configurations() -> list[dict[str, Any]]:
+    """Every configuration the worker runs (one spawn runs them all)."""
+    out = []
+    for wrap in ("fsdp2", "ddp"):
+        for path in PATHS:
+            for hyper in HYPER:
+                out.append(dict(wrap=wrap, path=path, hyper=hyper, dtype=torch.float32, batch_elements=None))
+    # The foreach path's batching on local shards, with batches small enough that the 300 x 1024
+    # local shard of the large weight is sliced too.
+    out.append(dict(wrap="fsdp2", path="foreach", hyper="all_on", dtype=torch.float32, batch_elements=1 << 14))
+    # Half precision: the foreach path's float32 copies and copy-back on local shards.
+    out.append(dict(wrap="fsdp2", path="foreach", hyper="all_on", dtype=torch.bfloat16, batch_elements=None))
+    return out
+
+
+def config_name(c: dict[str, Any]) -> str:
+    """A readable name for a configuration."""
+    extra = f"-batch{c['batch_elements']}" if c["batch_elements"] else ""
+    return f"{c['wrap']}-{c['path']}-{c['hyper']}-{str(c['dtype']).removeprefix('torch.')}{extra}"
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """The whole tensor (a DTensor is gathered; a collective: every rank must call it)."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
+def _compare(name: str, step: int, model: nn.Module, opt: Any, ref: nn.Module, ref_opt: Any) -> list[str]:
+    problems = []
+    for (pname, p), q in zip(model.named_parameters(), ref.parameters(), strict=True):
+        pairs = [("param", _full(p.detach()), q.detach())]
+        state, ref_state = opt.state[p], ref_opt.state[q]
+        pairs.append(("sum", _full(state["sum"]), ref_state["sum"]))
+        pairs.append(("step", _full(state["step"]), ref_state["step"]))
+        for what, got, want in pairs:
+            if got.shape != want.shape or not torch.equal(got, want):
+                bad = (got != want).sum().item() if got.shape == want.shape else "shape"
+                problems.append(f"{name}: step {step}: {pname} {what}: {bad} element(s) differ from the single-process run")
+    return problems
+
+
+def _wrap(kind: str, model: nn.Module) -> nn.Module:
+    if kind == "ddp":
+        return nn.parallel.DistributedDataParallel(model)
+    try:
+        from torch.distributed.fsdp import fully_shard
+    except ImportError:  # torch 2.4-2.5 kept it under _composable
+        from torch.distributed._composable.fsdp import fully_shard
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            fully_shard(layer)
+    fully_shard(model)
+    return model
+
+
+def _step(model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Tensor) -> None:
+    opt.zero_grad()
+    loss = ((model(x) - y) ** 2).mean()
+    loss.backward()
+    opt.step()
+
+
+def run_configuration(c: dict[str, Any]) -> list[str]:
+    """Runs one configuration; returns what differed (empty when bitwise equal throughout)."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+
+    name = config_name(c)
+    make = PATHS[c["path"]]
+    hyper = HYPER[c["hyper"]]
+    saved_batch = foreach_module.BATCH_ELEMENTS
+    if c["batch_elements"]:
+        foreach_module.BATCH_ELEMENTS = c["batch_elements"]
+    try:
+        ref = build_model(c["dtype"])
+        model = _wrap(c["wrap"], copy.deepcopy(ref))
+        ref_opt = make(ref.parameters(), **hyper)
+        opt = make(model.parameters(), **hyper)
+        problems: list[str] = []
+        for step in range(1, STEPS + 1):
+            x, y = batch(step, c["dtype"])
+            _step(ref, ref_opt, x, y)
+            _step(model, opt, x, y)
+            problems += _compare(name, step, model, opt, ref, ref_opt)
+            if step == RESUME_AFTER:
+                osd = get_optimizer_state_dict(model, opt)
+                opt = make(model.parameters(), lr=1.0)  # hyperparameters come from the state
+                set_optimizer_state_dict(model, opt, osd)
+                problems += _compare(f"{name} (after the state_dict round trip)", step, model, opt, ref, ref_opt)
+            if problems:
+                break
+        return problems
+    finally:
+        foreach_module.BATCH_ELEMENTS = saved_batch
+
+
+def run(rank: int, world_size: int, init_file: str, names: list[str] | None) -> None:
+    """The spawned process: joins the gloo group, runs every configuration, raises on any
+    difference (``torch.multiprocessing.spawn`` re-raises it in the parent with its text)."""
+    torch.set_num_threads(1)
+    os.environ.pop("TRITON_INTERPRET", None)  # the fused path uses torch's CPU kernel here
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=120),
+    )  # fmt: skip
+    problems: list[str] = []
+    try:
+        for c in configurations():
+            if names is not None and config_name(c) not in names:
+                continue
+            try:
+                problems += run_configuration(c)
+            except Exception:
+                problems.append(f"{config_name(c)}: raised\n{traceback.format_exc()}")
+    finally:
+        dist.destroy_process_group()
+    if problems:
+        raise AssertionError(f"rank {rank}:\n" + "\n".join(problems))
