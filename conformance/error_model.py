@@ -2,17 +2,22 @@
 
 ``docs/error-model.md`` explains it; in short, this is a running (forward) error analysis of
 spec R1. Every operation a correct implementation performs is allowed one rounding to the
-target's dtype (relative error ``u = 2**-p``, plus half a subnormal of underflow), the square
-root two (``sqrt`` need not be correctly rounded: within 1 ulp), and every hyperparameter one
-rounding when it is converted to the dtype (the decayed lr three: it may be computed in the
-dtype). The bound does not depend on the evaluation
-order or on whether FMA is used (fewer roundings only make the error smaller). Propagation is
-first order; each step's new error is multiplied by ``1 + 16 * u`` for the neglected
-second-order terms.
+target's dtype (relative error ``u = 2**-p``, plus half the smallest subnormal ``η`` of
+underflow), the square root two (``sqrt`` need not be correctly rounded: within 1 ulp), and
+every hyperparameter one rounding when it is converted to the dtype (the decayed lr three: it
+may be computed in the dtype). The bound does not depend on the evaluation order or on whether
+FMA is used (fewer roundings only make the error smaller). Propagation is first order; each
+step's new error is multiplied by ``1 + 16 * u`` for the neglected second-order terms.
 
 The bound is per element and in absolute terms; divided by the dtype's ulp at the expected
 value it is the tolerance in ulps (what reports print). The oracle's own float64 rounding is
 added with the same model, so a float64 target is compared honestly too.
+
+Float64's ``η = 2**-1075`` is not a float64 number, so errors are computed times
+``2**SCALE_EXPONENT`` (an exact power-of-two scaling; 1 where that would overflow) and only
+the returned bound is a plain float64: below the normal range it is rounded down to a whole
+number of smallest subnormals, which accepts exactly the same float64 differences as the
+real-valued bound (every difference of two float64 numbers is such a multiple).
 
 Example:
     >>> import numpy as np
@@ -30,12 +35,29 @@ import numpy as np
 
 from .dtypes import FORMATS, FloatFormat
 
-__all__ = ["Bound", "CLR_ROUNDINGS", "ErrorTracker", "SQRT_ROUNDINGS", "step_bound", "step_error"]
+__all__ = [
+    "Bound",
+    "CLR_ROUNDINGS",
+    "ErrorTracker",
+    "SCALE_EXPONENT",
+    "SLACK_ULPS",
+    "SQRT_ROUNDINGS",
+    "step_bound",
+    "step_error",
+]
 
 #: A square root within 1 ulp (not necessarily correctly rounded) counts as two roundings.
 SQRT_ROUNDINGS = 2
 #: The decayed lr takes three operations; an implementation may do them in the dtype itself.
 CLR_ROUNDINGS = 3
+#: Each step's new error is multiplied by 1 + SLACK_ULPS * u (neglected second-order terms).
+SLACK_ULPS = 16
+#: Errors are computed times 2**SCALE_EXPONENT, so that float64's half subnormal (2**-1075) and
+#: the relative errors of values near the subnormal range are float64 numbers with full precision.
+SCALE_EXPONENT = 64
+
+_F64 = FORMATS["float64"]
+_SMALLEST_NORMAL = 2.0**_F64.min_exponent
 
 
 @dataclass(frozen=True)
@@ -46,9 +68,158 @@ class Bound:
     sum: np.ndarray
 
 
-def _round(x: np.ndarray, fmt: FloatFormat, k: float = 1.0) -> np.ndarray:
-    """Error of rounding a result of magnitude |x| (k roundings)."""
-    return k * fmt.u * np.abs(x) + fmt.underflow
+@dataclass(frozen=True)
+class _Scaled:
+    """Error bounds times ``2**exponent``, element by element (exponent SCALE_EXPONENT, or 0
+    for an element whose scaled error would overflow)."""
+
+    param: np.ndarray
+    sum: np.ndarray
+    exponent: np.ndarray
+
+    @staticmethod
+    def of(param_err: np.ndarray | float, sum_err: np.ndarray | float, shape: tuple[int, ...]) -> _Scaled:
+        """Plain errors (float64) in the scaled representation."""
+        ep = np.broadcast_to(np.asarray(param_err, dtype=np.float64), shape)
+        es = np.broadcast_to(np.asarray(sum_err, dtype=np.float64), shape)
+        return _Scaled(ep, es, np.zeros(shape, dtype=np.int64)).rescaled(np.full(shape, SCALE_EXPONENT))
+
+    def rescaled(self, exponent: np.ndarray) -> _Scaled:
+        """The same errors at ``exponent`` where they stay finite there, else unscaled."""
+        exponent = np.asarray(exponent, dtype=np.int64)
+        with np.errstate(over="ignore"):
+            p, s = np.ldexp(self.param, exponent - self.exponent), np.ldexp(self.sum, exponent - self.exponent)
+        over = (np.isinf(p) & np.isfinite(self.param)) | (np.isinf(s) & np.isfinite(self.sum))
+        if not over.any():
+            return _Scaled(p, s, np.broadcast_to(exponent, p.shape).copy())
+        return self.rescaled(np.where(over, 0, exponent))
+
+    def __add__(self, other: _Scaled) -> _Scaled:
+        e = np.minimum(self.exponent, other.exponent)
+        a, b = self.rescaled(e), other.rescaled(e)  # lowering the exponent cannot overflow
+        return _Scaled(a.param + b.param, a.sum + b.sum, e)
+
+    def where(self, mask: np.ndarray, other: _Scaled) -> _Scaled:
+        """Elements of self where ``mask``, else of ``other``."""
+        return _Scaled(np.where(mask, self.param, other.param), np.where(mask, self.sum, other.sum),
+                       np.where(mask, self.exponent, other.exponent))
+
+    def bound(self) -> Bound:
+        """The plain float64 bound; below the normal range, a whole number of smallest subnormals."""
+        return Bound(_unscale(self.param, self.exponent), _unscale(self.sum, self.exponent))
+
+
+def _unscale(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    # |a - b| for float64 a, b is a multiple of 2**-1074, so err <= B and err <= floor-to-grid(B)
+    # accept the same errors; rounding to nearest instead could round half a subnormal away.
+    plain = np.ldexp(x, -exponent)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grid = np.ldexp(np.floor(np.ldexp(x, -_F64.subnormal_exponent - exponent)), _F64.subnormal_exponent)
+    return np.where(plain < _SMALLEST_NORMAL, grid, plain)
+
+
+def _step_scaled(
+    p: np.ndarray,
+    g: np.ndarray,
+    s: np.ndarray,
+    step: int,
+    carried: _Scaled,
+    grad_err: np.ndarray,
+    *,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool,
+    fmt: FloatFormat,
+    lr_fmt: FloatFormat,
+) -> _Scaled:
+    """One step's error bound, scaled; an element whose scaled bound overflows is redone unscaled."""
+    while True:
+        e = carried.exponent
+        with np.errstate(over="ignore"):
+            ge = np.ldexp(grad_err, e)
+        over = np.isinf(ge) & np.isfinite(grad_err)
+        if not over.any():
+            param, sum_ = _step_core(p, g, s, step, carried, ge, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                     eps=eps, maximize=maximize, fmt=fmt, lr_fmt=lr_fmt)
+            over = (np.isinf(param) | np.isinf(sum_)) & (e > 0)
+            if not over.any():
+                return _Scaled(param, sum_, e)
+        carried = carried.rescaled(np.where(over, 0, e))
+
+
+def _step_core(p, g, s, step, carried, ge, *, lr, lr_decay, weight_decay, eps, maximize, fmt, lr_fmt):
+    """The running error analysis of one step (docs/error-model.md, "The bound"), errors times sigma."""
+    e = carried.exponent
+    sigma = np.ldexp(1.0, e)
+    root_sigma = np.ldexp(1.0, e // 2)  # sqrt(E) * sigma == sqrt(E * sigma) * sqrt(sigma); e is even
+
+    def eta(f: FloatFormat) -> np.ndarray:
+        # Half the smallest subnormal, scaled; unscaled float64 rounds it up to 2**-1074.
+        return np.ldexp(1.0, np.maximum(f.underflow_exponent + e, _F64.subnormal_exponent))
+
+    def rounding(x: np.ndarray | float, f: FloatFormat, k: float = 1.0) -> np.ndarray:
+        """Error of rounding a result of magnitude |x| to ``f`` (k roundings), scaled."""
+        return (k * f.u) * sigma * np.abs(x) + eta(f)
+
+    ep, es = carried.param, carried.sum
+    t = step + 1
+    clr = lr / (1.0 + (t - 1) * lr_decay)
+    e_clr = rounding(clr, lr_fmt, CLR_ROUNDINGS)
+    if maximize:
+        g = -g
+    with np.errstate(all="ignore"):
+        e_g = ge
+        if weight_decay != 0:
+            e_wd = abs(weight_decay) * fmt.u * sigma + eta(fmt)
+            wp = weight_decay * p
+            e_wp = abs(weight_decay) * ep + np.abs(p) * e_wd + rounding(wp, fmt)
+            g = g + wp
+            e_g = e_g + e_wp + rounding(g, fmt)
+        gg = g * g
+        e_gg = 2 * np.abs(g) * e_g + rounding(gg, fmt)
+        s_new = s + gg
+        e_s = es + e_gg + rounding(s_new, fmt)
+        r = np.sqrt(s_new)
+        # |sqrt(s~) - sqrt(s)| <= min(sqrt(e_s), e_s / sqrt(s)); at s = 0 only the first holds.
+        e_r = np.minimum(np.sqrt(e_s) * root_sigma, np.where(r > 0, e_s / r, np.inf)) + rounding(r, fmt, SQRT_ROUNDINGS)
+        d = r + eps
+        e_d = e_r + (eps * fmt.u * sigma + eta(fmt)) + rounding(d, fmt)
+        q = g / d
+        # |g~/d~ - g/d| <= (e_g + |q| e_d) / (d - e_d) holds whenever e_d < d; beyond, no bound.
+        e_q = np.where(e_d < d * sigma, (e_g + np.abs(q) * e_d) / (d - e_d / sigma), np.inf) + rounding(q, fmt)
+        upd = clr * q
+        e_upd = abs(clr) * e_q + np.abs(q) * e_clr + rounding(upd, fmt)
+        p_new = p - upd
+        e_p = ep + e_upd + rounding(p_new, fmt)
+        # The slack covers this step's second-order terms; carried-in error is not inflated again,
+        # or it would compound as (1 + 16u)**steps. An infinite bound stays infinite.
+        slack = 1.0 + SLACK_ULPS * fmt.u
+        param_bound = np.where(np.isinf(e_p), e_p, ep + (e_p - ep) * slack)
+        sum_bound = np.where(np.isinf(e_s), e_s, es + (e_s - es) * slack)
+    return param_bound, sum_bound
+
+
+def _values(param, grad, state_sum):
+    p, g, s = (np.asarray(a, dtype=np.float64) for a in (param, grad, state_sum))
+    shape = np.broadcast_shapes(p.shape, g.shape, s.shape)
+    return (np.broadcast_to(a, shape) for a in (p, g, s)), shape
+
+
+def _lr_format(fmt: FloatFormat, lr_dtype: str | None) -> FloatFormat:
+    """The format the decayed lr is computed in: a tensor lr's dtype where it is coarser."""
+    return FORMATS[lr_dtype] if lr_dtype is not None and FORMATS[lr_dtype].u > fmt.u else fmt
+
+
+def _error_scaled(
+    param, grad, state_sum, step, carried: _Scaled, *, dtype: str, lr_dtype: str | None = None,
+    grad_err: np.ndarray | float = 0.0, maximize: bool = False, **hyper: float,
+) -> _Scaled:
+    (p, g, s), shape = _values(param, grad, state_sum)
+    fmt = FORMATS[dtype]
+    ge = np.broadcast_to(np.asarray(grad_err, dtype=np.float64), shape)
+    return _step_scaled(p, g, s, step, carried, ge, maximize=maximize, fmt=fmt, lr_fmt=_lr_format(fmt, lr_dtype), **hyper)
 
 
 def step_error(
@@ -75,45 +246,11 @@ def step_error(
     the dtype of a tensor lr: the decayed lr is then computed in that dtype. ``grad_err`` is an
     error the gradient already carries (a sparse gradient's duplicates summed in the dtype).
     """
-    fmt = FORMATS[dtype]
-    lr_fmt = FORMATS[lr_dtype] if lr_dtype is not None and FORMATS[lr_dtype].u > fmt.u else fmt
-    p, g, s = (np.asarray(a, dtype=np.float64) for a in (param, grad, state_sum))
-    ep, es = np.asarray(param_err, dtype=np.float64), np.asarray(sum_err, dtype=np.float64)
-    t = step + 1
-    clr = lr / (1.0 + (t - 1) * lr_decay)
-    e_clr = _round(clr, lr_fmt, CLR_ROUNDINGS)
-    if maximize:
-        g = -g
-    with np.errstate(all="ignore"):
-        e_g = np.broadcast_to(np.asarray(grad_err, dtype=np.float64), g.shape).copy()
-        if weight_decay != 0:
-            e_wd = abs(weight_decay) * fmt.u + fmt.underflow
-            wp = weight_decay * p
-            e_wp = abs(weight_decay) * ep + np.abs(p) * e_wd + _round(wp, fmt)
-            g = g + wp
-            e_g = e_g + e_wp + _round(g, fmt)
-        gg = g * g
-        e_gg = 2 * np.abs(g) * e_g + _round(gg, fmt)
-        s_new = s + gg
-        e_s = es + e_gg + _round(s_new, fmt)
-        r = np.sqrt(s_new)
-        e_r = np.minimum(np.sqrt(e_s), e_s / np.where(r > 0, r, np.inf)) + _round(r, fmt, SQRT_ROUNDINGS)
-        d = r + eps
-        e_d = e_r + (eps * fmt.u + fmt.underflow) + _round(d, fmt)
-        q = g / d
-        # |g~/d~ - g/d| <= (e_g + |q| e_d) / (d - e_d) holds whenever e_d < d; beyond, no bound.
-        e_q = np.where(e_d < d, (e_g + np.abs(q) * e_d) / (d - e_d), np.inf) + _round(q, fmt)
-        upd = clr * q
-        e_upd = abs(clr) * e_q + np.abs(q) * e_clr + _round(upd, fmt)
-        p_new = p - upd
-        e_p = ep + e_upd + _round(p_new, fmt)
-    # The slack covers this step's second-order terms; carried-in error is not inflated again,
-    # or it would compound as (1 + 16u)**steps.
-    slack = 1.0 + 16 * fmt.u
-    with np.errstate(invalid="ignore"):  # an infinite bound stays infinite (inf - inf is not)
-        param_bound = np.where(np.isinf(e_p), e_p, ep + (e_p - ep) * slack)
-        sum_bound = np.where(np.isinf(e_s), e_s, es + (e_s - es) * slack)
-    return Bound(param=param_bound, sum=sum_bound)
+    _, shape = _values(param, grad, state_sum)
+    return _error_scaled(
+        param, grad, state_sum, step, _Scaled.of(param_err, sum_err, shape), dtype=dtype, lr_dtype=lr_dtype,
+        grad_err=grad_err, maximize=maximize, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+    ).bound()
 
 
 def step_bound(
@@ -134,20 +271,23 @@ def step_bound(
     The oracle computes in float64 with the same model, so its own error is added; for a
     float32 or lower target it is negligible, for a float64 target it is of the same size.
     Pass the previous step's returned bounds as ``param_err``/``sum_err`` (and the oracle's as
-    ``oracle_*``) to follow a free-running trajectory.
+    ``oracle_*``) to follow a free-running trajectory (:class:`ErrorTracker` does this without
+    rounding the carried errors to float64 in between).
     """
-    target = step_error(param, grad, state_sum, step, dtype=dtype, param_err=param_err, sum_err=sum_err, **hyper)
-    oracle = step_error(
-        param, grad, state_sum, step, dtype="float64", param_err=oracle_param_err, sum_err=oracle_sum_err, **hyper
-    )
-    return Bound(param=target.param + oracle.param, sum=target.sum + oracle.sum)
+    _, shape = _values(param, grad, state_sum)
+    target = _error_scaled(param, grad, state_sum, step, _Scaled.of(param_err, sum_err, shape), dtype=dtype, **hyper)
+    oracle_hyper = {k: v for k, v in hyper.items() if k not in ("lr_dtype", "grad_err")}
+    oracle = _error_scaled(param, grad, state_sum, step, _Scaled.of(oracle_param_err, oracle_sum_err, shape),
+                           dtype="float64", **oracle_hyper)
+    return (target + oracle).bound()
 
 
 class ErrorTracker:
     """Follows one parameter's error bound along a free-running trajectory.
 
     Call :meth:`step` with the oracle's exact values *before* each step; it returns the
-    tolerance after the step and carries the target's and the oracle's errors separately.
+    tolerance after the step and carries the target's and the oracle's errors separately (and
+    scaled, so that no half subnormal of float64 is rounded away between steps).
     The accumulator's initial value ``initial_accumulator_value`` is rounded once to the dtype;
     ``exact_start=True`` says the starting state is exact in the dtype (loaded, not computed).
     ``touched`` (a boolean mask over the parameter's elements) limits a step to some elements,
@@ -168,17 +308,19 @@ class ErrorTracker:
         self, dtype: str, shape: tuple[int, ...], initial_accumulator_value: float = 0.0, *, exact_start: bool = False
     ) -> None:
         self.dtype = dtype
+        fmt = FORMATS[dtype]
+        self._target = _Scaled.of(0.0, 0.0, tuple(shape))
         # The accumulator starts as tau converted to the dtype: one rounding (exact in float64),
         # unless the state was loaded from values already exact in the dtype (teacher forcing).
-        fmt = FORMATS[dtype]
-        exact = exact_start or dtype == "float64"
-        tau_err = 0.0 if exact else fmt.u * abs(initial_accumulator_value) + fmt.underflow
-        self._target = Bound(np.zeros(shape), np.full(shape, tau_err))
-        self._oracle = Bound(np.zeros(shape), np.zeros(shape))
+        if not (exact_start or dtype == "float64"):
+            sigma = np.ldexp(1.0, self._target.exponent)
+            tau_err = fmt.u * abs(initial_accumulator_value) * sigma + np.ldexp(1.0, fmt.underflow_exponent + self._target.exponent)
+            self._target = _Scaled(self._target.param, tau_err, self._target.exponent)
+        self._oracle = _Scaled.of(0.0, 0.0, tuple(shape))
 
     def current(self) -> Bound:
         """The tolerance before any (further) step: the carried errors."""
-        return Bound(self._target.param + self._oracle.param, self._target.sum + self._oracle.sum)
+        return (self._target + self._oracle).bound()
 
     def step(
         self,
@@ -190,16 +332,18 @@ class ErrorTracker:
         touched: np.ndarray | None = None,
         **hyper: float,
     ) -> Bound:
-        new = []
+        """Advance both errors by one step from the oracle's values before it; the new tolerance.
+
+        ``hyper`` holds the group's ``lr``, ``lr_decay``, ``weight_decay``, ``eps``, ``maximize``,
+        and optionally ``lr_dtype`` (a tensor lr's dtype) and ``grad_err`` (the gradient's own
+        error), which apply to the target only.
+        """
         lr_dtype = hyper.pop("lr_dtype", None)
         grad_err = hyper.pop("grad_err", 0.0)
-        for dtype, prev, lr_dt, g_err in ((self.dtype, self._target, lr_dtype, grad_err), ("float64", self._oracle, None, 0.0)):
-            b = step_error(
-                param, grad, state_sum, step, dtype=dtype, param_err=prev.param, sum_err=prev.sum,
-                lr_dtype=lr_dt, grad_err=g_err, **hyper,
-            )
-            if touched is not None:
-                b = Bound(np.where(touched, b.param, prev.param), np.where(touched, b.sum, prev.sum))
-            new.append(b)
-        self._target, self._oracle = new
+        target = _error_scaled(param, grad, state_sum, step, self._target, dtype=self.dtype, lr_dtype=lr_dtype,
+                               grad_err=grad_err, **hyper)
+        oracle = _error_scaled(param, grad, state_sum, step, self._oracle, dtype="float64", **hyper)
+        if touched is not None:
+            target, oracle = target.where(touched, self._target), oracle.where(touched, self._oracle)
+        self._target, self._oracle = target, oracle
         return self.current()
