@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     runner.register(sub)
     fixtures_cli.register(sub)
+    from .diagnosis.cli import register as register_explain
+
+    register_explain(sub)
     return parser
 
 

@@ -1,0 +1,32 @@
+"""Diagnosis: name the semantic difference behind a NON-CONFORMANT verdict (issue 14).
+
+A failing target's cases are replayed (from the target's saved trajectories, without running it
+again) against a catalogue of known variants of Adagrad, alone and in pairs, under the suite's
+error model; the variants that put every numerical failure within the model are named.
+``docs/diagnosis.md`` lists the catalogue and explains how to read a diagnosis.
+
+- :func:`diagnose` (records -> :class:`Diagnosis`), :class:`Record` (case + target trajectory).
+- :data:`CATALOGUE` of :class:`Variant`; :func:`semantics_of` and :func:`trajectory` let a
+  variant play the target.
+"""
+
+from .catalogue import CATALOGUE, Fit, Variant, semantics_of, variant
+from .records import Record
+from .search import Diagnosis, Explanation, diagnose
+from .semantics import NotReplayable, Semantics, replay, trajectory
+
+__all__ = [
+    "CATALOGUE",
+    "Diagnosis",
+    "Explanation",
+    "Fit",
+    "NotReplayable",
+    "Record",
+    "Semantics",
+    "Variant",
+    "diagnose",
+    "replay",
+    "semantics_of",
+    "trajectory",
+    "variant",
+]

@@ -1,0 +1,454 @@
+"""Which known variant explains a target's numerical failures: the search and its result.
+
+:func:`diagnose` replays the failing cases (the target's saved trajectories: the target is not
+run again) under each variant of the catalogue and each combination of two, under the suite's
+error model, and names the ones that put every failure within the model. It never changes a
+verdict: it only reads records of cases that already failed.
+
+The work is bounded (a quick run gains at most ``budget_s`` seconds): at most ``max_records``
+records (the smallest), single variants first (cheapest and exact first), pairs only when no
+single variant explains everything, a pair dropped at its first unexplained record, and the
+search stops at the time budget, saying so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..harness import OutsideErrorModel, compare_arrays
+from .catalogue import CATALOGUE, Fit, Variant, variant
+from .records import Record
+from .semantics import NotReplayable, Semantics, _pairs, replay
+
+__all__ = ["Diagnosis", "Explanation", "diagnose"]
+
+#: Records replayed at most (the smallest); more add time, rarely information.
+MAX_RECORDS = 20
+#: Seconds the search may take (the issue's bound on a quick run is 30 s).
+BUDGET_S = 20.0
+#: Records used to fit a variant's parameter (first steps only).
+FIT_RECORDS = 6
+#: Complete explanations and partial ones listed at most.
+LISTED = 5
+
+
+@dataclass
+class Explanation:
+    """A variant, or two together, and how many failures it puts within the error model.
+
+    Attributes:
+        variants: catalogue names, e.g. ``["eps-inside-sqrt", "decoupled-weight-decay"]``.
+        labels: their labels, e.g. ``["eps inside the square root", "decoupled weight decay"]``.
+        rules: the spec rules they break.
+        fitted: the fitted parameter of a variant that has one, by variant name.
+        explained: failures within the error model under this explanation.
+        failures: failures replayed.
+        worst_ratio: largest |target - variant| / tolerance over the explained failures (0: the
+            target computes exactly this variant's values).
+    """
+
+    variants: list[str]
+    labels: list[str]
+    rules: list[str]
+    fitted: dict[str, Any]
+    explained: int
+    failures: int
+    worst_ratio: float
+
+    @property
+    def label(self) -> str:
+        """The labels joined by " + "."""
+        return " + ".join(self.labels)
+
+    @property
+    def complete(self) -> bool:
+        """Every failure is explained."""
+        return self.explained == self.failures
+
+    def describe(self) -> str:
+        """One line: labels, count, rules, fitted values."""
+        fitted = "".join(f"; {variant(n).fit.field if variant(n).fit else n} = {_show(v)}" for n, v in self.fitted.items())
+        return (f"{self.label}: {self.explained} of {self.failures} failures within the error model "
+                f"(breaks {', '.join(self.rules)}{fitted})")
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        ratio = self.worst_ratio if math.isfinite(self.worst_ratio) else None
+        return {"variants": list(self.variants), "labels": list(self.labels), "rules": list(self.rules),
+                "fitted": {k: _plain(v) for k, v in self.fitted.items()}, "explained": self.explained,
+                "failures": self.failures, "worst_ratio": ratio}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Explanation":
+        """Inverse of :meth:`to_json`."""
+        ratio = data.get("worst_ratio")
+        return cls(list(data["variants"]), list(data["labels"]), list(data["rules"]), dict(data["fitted"]),
+                   int(data["explained"]), int(data["failures"]), float("inf") if ratio is None else float(ratio))
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    return v
+
+
+def _show(v: Any) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+@dataclass
+class Diagnosis:
+    """What the search found. :meth:`summary` is the text every renderer shows.
+
+    Attributes:
+        records: records given.
+        replayed: records replayed (the smallest ``max_records`` with a trajectory).
+        failures: replayed records outside the spec's error model (the numerical failures).
+        explained_by: complete explanations, best first (simplest, then tightest, then
+            catalogue order); empty when none was found.
+        partial: explanations of some failures, most first.
+        pairs_tried, pairs_total: pairs of variants tried, and worth trying (0 when a single
+            variant explains everything).
+        complete: False when the time budget stopped the search.
+        seconds: time the search took.
+        notes: records left out and why.
+    """
+
+    records: int
+    replayed: int
+    failures: int
+    explained_by: list[Explanation] = field(default_factory=list)
+    partial: list[Explanation] = field(default_factory=list)
+    pairs_tried: int = 0
+    pairs_total: int = 0
+    complete: bool = True
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def explanation(self) -> Explanation | None:
+        """The best complete explanation, or None."""
+        return self.explained_by[0] if self.explained_by else None
+
+    def summary(self) -> str:
+        """The diagnosis as text, first line the answer."""
+        if self.failures == 0:
+            lines = ["diagnosis: nothing to explain: every replayed record is within the spec's error model"]
+            return "\n".join(lines + [f"  note: {n}" for n in self.notes])
+        if self.explained_by:
+            lines = [f"explained by: {self.explained_by[0].describe()}"]
+            lines += [f"  also consistent with: {e.describe()}" for e in self.explained_by[1:]]
+        else:
+            lines = ["no known variant explains these failures"]
+        lines += [f"  partly explained by: {e.describe()}" for e in self.partial]
+        scope = f"  {self.failures} numerical failure(s) replayed"
+        if self.replayed < self.records:
+            scope += f" (the {self.replayed} smallest of {self.records} records)"
+        lines.append(scope + f"; {self.seconds:.1f} s")
+        if not self.complete:
+            lines.append(f"  search stopped at its time budget after {self.pairs_tried} of {self.pairs_total} pairs of variants")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data (the report's ``"diagnosis"``); ``summary`` included for readers."""
+        return {"records": self.records, "replayed": self.replayed, "failures": self.failures,
+                "explained_by": [e.to_json() for e in self.explained_by], "partial": [e.to_json() for e in self.partial],
+                "pairs_tried": self.pairs_tried, "pairs_total": self.pairs_total, "complete": self.complete,
+                "seconds": round(self.seconds, 3), "notes": list(self.notes), "summary": self.summary()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Diagnosis":
+        """Inverse of :meth:`to_json` (``summary`` is recomputed)."""
+        return cls(records=int(data["records"]), replayed=int(data["replayed"]), failures=int(data["failures"]),
+                   explained_by=[Explanation.from_json(e) for e in data["explained_by"]],
+                   partial=[Explanation.from_json(e) for e in data["partial"]],
+                   pairs_tried=int(data["pairs_tried"]), pairs_total=int(data["pairs_total"]),
+                   complete=bool(data["complete"]), seconds=float(data["seconds"]), notes=list(data["notes"]))
+
+
+# -- checking one record under some semantics ------------------------------------------------
+@dataclass
+class _Outcome:
+    ok: bool
+    ratio: float  # worst |target - variant| / tolerance over the steps compared
+    differs: bool  # the variant's values differ from the spec's somewhere it was compared
+
+
+def _size(r: Record) -> int:
+    return sum(int(np.size(p)) for p in r.case.params) * max(1, len(r.trajectory))
+
+
+def _check(record: Record, sem: Semantics, spec: list[Any] | None) -> _Outcome:
+    """Is the target's trajectory within the error model of ``sem``'s trajectory? Stops at the first step outside."""
+    case = record.case
+    dtype = {"complex64": "float32", "complex128": "float64"}.get(case.dtype, case.dtype)
+    before_p: list[Any] = list(case.params)
+    before_s: list[Any] = [s for s, _ in case.start] if case.start else [None] * len(case.params)
+    ratio, differs = 0.0, False
+    try:
+        for k, (got, want) in enumerate(zip(record.trajectory, replay(case, sem))):
+            params, sums, steps = got
+            if spec is not None and k < len(spec) and not differs:
+                differs = not _same(want.params, spec[k][0]) or not _same(want.sums, spec[k][1]) or want.steps != spec[k][2]
+            if list(steps) != list(want.steps):
+                return _Outcome(False, math.inf, differs)
+            for i in range(len(case.params)):
+                pairs = (("p", params[i], want.params[i], want.param_bounds[i], before_p[i]),
+                         ("s", sums[i] if i < len(sums) else None, want.sums[i], want.sum_bounds[i], before_s[i]))
+                for _, a, e, b, prev in pairs:
+                    if e is None:
+                        continue
+                    if a is None:
+                        return _Outcome(False, math.inf, differs)
+                    if b is None:
+                        b = np.zeros(np.shape(_pairs(e)))
+                    _, problem = compare_arrays(a, e, b, dtype, prev)
+                    if problem:
+                        return _Outcome(False, math.inf, differs)
+                    ratio = max(ratio, _ratio(a, e, b))
+            before_p, before_s = want.params, want.sums
+    except (OutsideErrorModel, NotReplayable, ValueError, FloatingPointError):
+        return _Outcome(False, math.inf, differs)
+    return _Outcome(True, ratio, differs)
+
+
+def _same(xs: Sequence[Any], ys: Sequence[Any]) -> bool:
+    for x, y in zip(xs, ys):
+        if (x is None) != (y is None):
+            return False
+        if x is not None and not np.array_equal(x, y, equal_nan=True):
+            return False
+    return True
+
+
+def _ratio(a: Any, e: Any, b: Any) -> float:
+    a, e = _pairs(a), _pairs(e)
+    with np.errstate(all="ignore"):
+        err = np.abs(a - e)
+        r = np.where(np.isfinite(e) & (err > 0), err / np.broadcast_to(b, e.shape), 0.0)
+    return float(r.max()) if r.size else 0.0
+
+
+# -- fitting a variant's parameter ------------------------------------------------------------
+def _first_step_obs(record: Record, sem: Semantics, observe: str) -> np.ndarray | None:
+    try:
+        v = next(replay(record.case, sem, bounds=False))
+    except (StopIteration, NotReplayable, ValueError):
+        return None
+    xs = v.params if observe == "param" else v.sums
+    return np.concatenate([_pairs(x).reshape(-1) for x in xs if x is not None] or [np.zeros(0)])
+
+
+def _target_obs(record: Record, observe: str) -> np.ndarray:
+    params, sums, _ = record.trajectory[0]
+    xs = params if observe == "param" else sums
+    return np.concatenate([_pairs(x).reshape(-1) for x in xs if x is not None] or [np.zeros(0)])
+
+
+def _fit_value(records: Sequence[Record], build: Callable[[Any], Semantics], fit: Fit) -> float | None:
+    """The parameter value that best reproduces the target's first steps (median over elements).
+
+    Zooming grid search: each element's difference target - variant changes sign where the
+    value fits; a sign change is located by linear interpolation, the grid narrowed around the
+    median estimate, and the search repeated until the grid is at float64 resolution.
+    """
+    samples = [(r, _target_obs(r, fit.observe)) for r in records[:FIT_RECORDS]]
+    to_value = (lambda x: 10.0 ** x) if fit.grid == "log" else (lambda x: x)
+    xs = np.linspace(fit.lo, fit.hi, 61)
+    estimate = None
+    for _ in range(14):
+        rows = []
+        for x in xs:
+            sem = build(to_value(float(x)))
+            parts = []
+            for r, target in samples:
+                obs = _first_step_obs(r, sem, fit.observe)
+                parts.append(np.full(target.shape, np.nan) if obs is None or obs.shape != target.shape else obs - target)
+            rows.append(np.concatenate(parts) if parts else np.zeros(0))
+        y = np.array(rows)  # (grid, elements)
+        if y.size == 0:
+            return None
+        with np.errstate(invalid="ignore"):
+            y0, y1 = y[:-1], y[1:]
+            crossing = np.isfinite(y0) & np.isfinite(y1) & (np.sign(y0) * np.sign(y1) < 0)
+        if not crossing.any():
+            return estimate if estimate is None else to_value(estimate)
+        j, col = np.nonzero(crossing)
+        frac = y0[j, col] / (y0[j, col] - y1[j, col])
+        points = xs[j] + frac * (xs[j + 1] - xs[j])
+        estimate = float(np.median(points))
+        step = float(xs[1] - xs[0])
+        if step <= 1e-14 * max(1.0, abs(estimate)):
+            break
+        xs = np.linspace(estimate - 2 * step, estimate + 2 * step, 21)
+    return None if estimate is None else to_value(estimate)
+
+
+def _snap(value: float) -> float:
+    """The value to two significant digits (a library's constant, e.g. 1e-7, is found exactly)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.2g}")
+
+
+def _candidates(v: Variant, failures: Sequence[Record], base: Semantics) -> list[Any]:
+    """Values of a variant's parameter to try with ``base`` (None for a variant without one)."""
+    if v.fit is None:
+        return [None]
+    if v.fit.grid == "choices":
+        return list(v.fit.choices)
+    fitted = _fit_value(failures, lambda x: v.semantics(base, x), v.fit)
+    if fitted is None:
+        return [v.fit.default]
+    snapped = _snap(fitted)
+    return [snapped, fitted] if snapped != fitted else [fitted]
+
+
+# -- the search -----------------------------------------------------------------------------
+@dataclass
+class _Result:
+    names: tuple[str, ...]
+    values: dict[str, Any]
+    sem: Semantics
+    explained: list[bool]
+    ratio: float
+    differs: bool
+
+    @property
+    def count(self) -> int:
+        return sum(self.explained)
+
+
+def _evaluate(names: tuple[str, ...], values: dict[str, Any], sem: Semantics, failures: Sequence[Record],
+              spec: Sequence[list[Any]], *, stop_early: bool) -> _Result:
+    explained, ratio, differs = [], 0.0, False
+    for r, sp in zip(failures, spec):
+        out = _check(r, sem, sp)
+        differs = differs or out.differs
+        explained.append(out.ok)
+        if out.ok:
+            ratio = max(ratio, out.ratio)
+        elif stop_early:
+            explained += [False] * (len(failures) - len(explained))
+            break
+    return _Result(names, values, sem, explained, ratio, differs)
+
+
+def _best_single(v: Variant, failures, spec) -> _Result:
+    best = None
+    for value in _candidates(v, failures, Semantics()):
+        res = _evaluate((v.name,), {} if value is None else {v.name: value}, v.semantics(None, value), failures, spec,
+                        stop_early=False)
+        if best is None or (res.count, -res.ratio) > (best.count, -best.ratio):
+            best = res
+    assert best is not None
+    return best
+
+
+def _best_pair(a: _Result, b: Variant, failures, spec) -> _Result:
+    best = None
+    for value in _candidates(b, failures, a.sem):
+        values = {**a.values, **({} if value is None else {b.name: value})}
+        res = _evaluate(a.names + (b.name,), values, b.semantics(a.sem, value), failures, spec, stop_early=True)
+        if best is None or (res.count, -res.ratio) > (best.count, -best.ratio):
+            best = res
+        if res.count == len(failures):
+            break
+    assert best is not None
+    return best
+
+
+def _explanation(res: _Result, failures: int) -> Explanation:
+    vs = [variant(n) for n in res.names]
+    rules = sorted({r for v in vs for r in v.rules}, key=lambda r: (r[0], int(r[1:])))
+    return Explanation(list(res.names), [v.label for v in vs], rules, dict(res.values), res.count, failures, res.ratio)
+
+
+def _rank(res: _Result) -> tuple:
+    order = {v.name: i for i, v in enumerate(CATALOGUE)}
+    return (len(res.names), max(variant(n).looseness for n in res.names), res.ratio, [order[n] for n in res.names])
+
+
+def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s: float = BUDGET_S) -> Diagnosis:
+    """Name the known variants that explain the numerical failures in ``records``.
+
+    Args:
+        records: records of failing cases (:class:`Record`); those within the spec's error
+            model (not numerical failures) are set aside, as are empty trajectories.
+        max_records: replay at most this many records, the smallest first.
+        budget_s: stop searching after this many seconds (the result says so).
+
+    Returns:
+        A :class:`Diagnosis`; its ``explained_by`` is empty when no variant or pair of variants
+        puts every failure within the error model.
+    """
+    start = time.monotonic()
+    deadline = start + budget_s
+    notes = []
+    usable = [r for r in records if r.trajectory]
+    if len(usable) < len(records):
+        notes.append(f"{len(records) - len(usable)} record(s) without a trajectory (the target failed before its first step) left out")
+    chosen = sorted(usable, key=_size)[:max_records]
+    spec_runs, failures = [], []
+    within = 0
+    for r in chosen:
+        try:
+            sp = [(v.params, v.sums, v.steps) for v in replay(r.case, Semantics(), bounds=False)]
+        except (NotReplayable, ValueError) as exc:
+            notes.append(f"{r.test_id}: not replayable: {exc}")
+            continue
+        out = _check(r, Semantics(), None)
+        if out.ok:
+            within += 1
+            continue
+        failures.append(r)
+        spec_runs.append(sp)
+    if within:
+        notes.append(f"{within} record(s) within the spec's error model (not numerical failures) left out")
+    diag = Diagnosis(records=len(records), replayed=len(chosen), failures=len(failures), notes=notes)
+    if not failures:
+        diag.seconds = time.monotonic() - start
+        return diag
+
+    singles: list[_Result] = []
+    for v in CATALOGUE:
+        if time.monotonic() > deadline:
+            diag.complete = False
+            break
+        singles.append(_best_single(v, failures, spec_runs))
+    n = len(failures)
+    full = sorted((s for s in singles if s.count == n), key=_rank)
+    pairs_full: list[_Result] = []
+    if not full:
+        active = sorted((s for s in singles if s.differs), key=lambda s: -s.count)
+        todo = [(a, b) for a, b in itertools.combinations(active, 2)
+                if variant(a.names[0]).part != variant(b.names[0]).part]
+        diag.pairs_total = len(todo)
+        # failures explained by the fewest single variants first: a pair fails on them soonest
+        hardness = np.array([sum(s.explained[i] for s in singles) for i in range(n)])
+        order = list(np.argsort(hardness, kind="stable"))
+        f_sorted = [failures[i] for i in order]
+        s_sorted = [spec_runs[i] for i in order]
+        for a, b in todo:
+            if time.monotonic() > deadline:
+                diag.complete = False
+                break
+            diag.pairs_tried += 1
+            first, second = (a, b) if variant(b.names[0]).fit is not None or variant(a.names[0]).fit is None else (b, a)
+            res = _best_pair(first, variant(second.names[0]), f_sorted, s_sorted)
+            if res.count == n:
+                pairs_full.append(res)
+        full = sorted(pairs_full, key=_rank)
+    diag.explained_by = [_explanation(r, n) for r in full[:LISTED]]
+    partial = sorted((s for s in singles if 0 < s.count < n), key=lambda s: (-s.count,) + _rank(s))
+    diag.partial = [_explanation(r, n) for r in partial[:LISTED]]
+    diag.seconds = time.monotonic() - start
+    return diag
