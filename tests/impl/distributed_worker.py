@@ -154,6 +154,63 @@ def run_configuration(c: dict[str, Any]) -> list[str]:
         foreach_module.BATCH_ELEMENTS = saved_batch
 
 
+def run_mixed_layouts(world_size: int) -> list[str]:
+    """DTensors whose gradient is laid out unlike the parameter (``Replicate``, or a pending
+    ``Partial`` sum) cannot be updated shard by shard: the foreach path must hand them to the
+    for-loop (same results as plain tensors, bitwise) and the fused path must refuse them."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    try:
+        from torch.distributed.tensor import Partial, Replicate, Shard, distribute_tensor, DTensor
+    except ImportError:  # torch < 2.5
+        from torch.distributed._tensor import Partial, Replicate, Shard, distribute_tensor, DTensor
+
+    from adagrad.impl import adagrad
+
+    mesh = init_device_mesh("cpu", (world_size,))
+    gen = torch.Generator().manual_seed(7)
+    p0, s0 = torch.randn(9, 5, generator=gen), torch.rand(9, 5, generator=gen)
+    g0 = torch.randn(9, 5, generator=gen)
+    hyper = dict(lr=0.1, weight_decay=0.01, lr_decay=0.01, eps=1e-10, maximize=False)
+    p_ref, s_ref, t_ref = p0.clone(), s0.clone(), torch.zeros((), dtype=torch.float64)
+    adagrad([p_ref], [g0], [s_ref], [t_ref], foreach=False, **hyper)
+    def partial() -> Any:
+        # Each rank holds an equal part of g0: the pending sum is exactly g0.
+        return DTensor.from_local(g0 / world_size, mesh, [Partial()])
+
+    # (name, param/sum placement, gradient, whether the fused path must refuse it)
+    cases = [
+        ("shard-param-replicate-grad", Shard(0), lambda: distribute_tensor(g0.clone(), mesh, [Replicate()]), True),
+        ("shard-param-partial-grad", Shard(0), partial, True),
+        # Same local shapes: only the Partial placement tells that the local values are not g.
+        ("replicate-param-partial-grad", Replicate(), partial, True),
+        # Laid out alike: updated locally on every path.
+        ("replicate-param-replicate-grad", Replicate(), lambda: distribute_tensor(g0.clone(), mesh, [Replicate()]), False),
+    ]
+    problems = []
+    for name, placement, make_grad, refused in cases:
+        for path in ("foreach", "fused"):
+            # (clones: a replicated DTensor may share the source tensor's memory)
+            p = distribute_tensor(p0.clone(), mesh, [placement])
+            s = distribute_tensor(s0.clone(), mesh, [placement])
+            t = torch.zeros((), dtype=torch.float64)
+            try:
+                adagrad([p], [make_grad()], [s], [t], foreach=path == "foreach", fused=path == "fused", **hyper)
+            except RuntimeError as e:
+                if not (path == "fused" and refused and "shard by shard" in str(e)):
+                    problems.append(f"{name}-{path}: raised {e!r}")
+                continue
+            if path == "fused" and refused:
+                problems.append(f"{name}-fused: no RuntimeError for a gradient laid out unlike its parameter")
+                continue
+            for what, got, want in (("param", p.full_tensor(), p_ref), ("sum", s.full_tensor(), s_ref)):
+                # The fused kernel rounds differently from the for-loop (FMA, sqrt): only the
+                # unfused paths are compared bitwise with the plain for-loop.
+                if path == "foreach" and not torch.equal(got, want):
+                    problems.append(f"{name}-{path}: {what}: {(got != want).sum().item()} element(s) differ from plain tensors")
+    return problems
+
+
 def run(rank: int, world_size: int, init_file: str, names: list[str] | None) -> None:
     """The spawned process: joins the gloo group, runs every configuration, raises on any
     difference (``torch.multiprocessing.spawn`` re-raises it in the parent with its text)."""
@@ -172,6 +229,11 @@ def run(rank: int, world_size: int, init_file: str, names: list[str] | None) -> 
                 problems += run_configuration(c)
             except Exception:
                 problems.append(f"{config_name(c)}: raised\n{traceback.format_exc()}")
+        if names is None or "mixed" in names:
+            try:
+                problems += run_mixed_layouts(world_size)
+            except Exception:
+                problems.append(f"mixed layouts: raised\n{traceback.format_exc()}")
     finally:
         dist.destroy_process_group()
     if problems:
