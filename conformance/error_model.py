@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,8 @@ class _Scaled:
     def rescaled(self, exponent: np.ndarray) -> _Scaled:
         """The same errors at ``exponent`` where they stay finite there, else unscaled."""
         exponent = np.asarray(exponent, dtype=np.int64)
+        if np.array_equal(exponent, self.exponent):
+            return self
         with np.errstate(over="ignore"):
             p, s = np.ldexp(self.param, exponent - self.exponent), np.ldexp(self.sum, exponent - self.exponent)
         over = (np.isinf(p) & np.isfinite(self.param)) | (np.isinf(s) & np.isfinite(self.sum))
@@ -141,27 +144,40 @@ def _step_scaled(
             ge = np.ldexp(grad_err, e)
         over = np.isinf(ge) & np.isfinite(grad_err)
         if not over.any():
-            param, sum_ = _step_core(p, g, s, step, carried, ge, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                     eps=eps, maximize=maximize, fmt=fmt, lr_fmt=lr_fmt)
+            # One exponent for all elements (the usual case) is a Python int: cheaper arithmetic.
+            uniform = int(e.flat[0]) if e.size and (e == e.flat[0]).all() else e
+            param, sum_ = _step_core(p, g, s, step, carried, ge, uniform, lr=lr, lr_decay=lr_decay,
+                                     weight_decay=weight_decay, eps=eps, maximize=maximize, fmt=fmt, lr_fmt=lr_fmt)
             over = (np.isinf(param) | np.isinf(sum_)) & (e > 0)
+            if not over.any():
+                return _Scaled(param, sum_, e)
+            # Redo unscaled only what overflowed from finite inputs (an infinite bound stays one).
+            over &= np.isfinite(p) & np.isfinite(g) & np.isfinite(s) & np.isfinite(ge)
+            over &= np.isfinite(carried.param) & np.isfinite(carried.sum)
             if not over.any():
                 return _Scaled(param, sum_, e)
         carried = carried.rescaled(np.where(over, 0, e))
 
 
-def _step_core(p, g, s, step, carried, ge, *, lr, lr_decay, weight_decay, eps, maximize, fmt, lr_fmt):
-    """The running error analysis of one step (docs/error-model.md, "The bound"), errors times sigma."""
-    e = carried.exponent
-    sigma = np.ldexp(1.0, e)
-    root_sigma = np.ldexp(1.0, e // 2)  # sqrt(E) * sigma == sqrt(E * sigma) * sqrt(sigma); e is even
+def _pow2(k: int | np.ndarray) -> float | np.ndarray:
+    return math.ldexp(1.0, k) if isinstance(k, int) else np.ldexp(1.0, k)
 
-    def eta(f: FloatFormat) -> np.ndarray:
-        # Half the smallest subnormal, scaled; unscaled float64 rounds it up to 2**-1074.
-        return np.ldexp(1.0, np.maximum(f.underflow_exponent + e, _F64.subnormal_exponent))
+
+def _step_core(p, g, s, step, carried, ge, e, *, lr, lr_decay, weight_decay, eps, maximize, fmt, lr_fmt):
+    """The running error analysis of one step (docs/error-model.md, "The bound"), errors times 2**e."""
+    sigma = _pow2(e)
+    root_sigma = _pow2(e // 2)  # sqrt(E) * sigma == sqrt(E * sigma) * sqrt(sigma); e is even
+    # Half the smallest subnormal, scaled (unscaled, float64's rounds up to 2**-1074).
+    lowest = _F64.subnormal_exponent
+    etas = {f.name: _pow2(max(f.underflow_exponent + e, lowest) if isinstance(e, int) else
+                          np.maximum(f.underflow_exponent + e, lowest)) for f in {fmt, lr_fmt}}
+
+    def eta(f: FloatFormat) -> float | np.ndarray:
+        return etas[f.name]
 
     def rounding(x: np.ndarray | float, f: FloatFormat, k: float = 1.0) -> np.ndarray:
         """Error of rounding a result of magnitude |x| to ``f`` (k roundings), scaled."""
-        return (k * f.u) * sigma * np.abs(x) + eta(f)
+        return (k * f.u) * sigma * np.abs(x) + etas[f.name]
 
     ep, es = carried.param, carried.sum
     t = step + 1
@@ -182,8 +198,9 @@ def _step_core(p, g, s, step, carried, ge, *, lr, lr_decay, weight_decay, eps, m
         s_new = s + gg
         e_s = es + e_gg + rounding(s_new, fmt)
         r = np.sqrt(s_new)
-        # |sqrt(s~) - sqrt(s)| <= min(sqrt(e_s), e_s / sqrt(s)); at s = 0 only the first holds.
-        e_r = np.minimum(np.sqrt(e_s) * root_sigma, np.where(r > 0, e_s / r, np.inf)) + rounding(r, fmt, SQRT_ROUNDINGS)
+        # |sqrt(s~) - sqrt(s)| <= min(sqrt(e_s), e_s / sqrt(s)). At s' = 0 (so g = 0) the term is
+        # 0 on purpose: a computed root is >= 0 and only enlarges the denominator of a zero update.
+        e_r = np.minimum(np.sqrt(e_s) * root_sigma, e_s / np.where(r > 0, r, np.inf)) + rounding(r, fmt, SQRT_ROUNDINGS)
         d = r + eps
         e_d = e_r + (eps * fmt.u * sigma + eta(fmt)) + rounding(d, fmt)
         q = g / d
