@@ -11,26 +11,29 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
+from adagrad.conformance.dtypes import ulp, ulp_distance
 from adagrad.impl import targets
 
 CASES = {"defaults": {}, "everything_on": dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-8, maximize=True)}  # fmt: skip
 STEPS, N = 10, 4099
-INT = {torch.float64: torch.int64, torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16}
+
+
+def _name(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
 
 
 def _ulps(a: torch.Tensor, b: torch.Tensor) -> int:
-    def line(x: torch.Tensor) -> torch.Tensor:
-        i = x.view(INT[x.dtype]).to(torch.int64)
-        return torch.where(i < 0, -(i & ((1 << (8 * x.element_size() - 1)) - 1)), i)
-
-    return int((line(a) - line(b)).abs().max())
+    """Largest count of values of the dtype between a and b (conformance.dtypes.ulp_distance)."""
+    return int(ulp_distance(a.double().numpy(), b.double().numpy(), _name(a)).max())
 
 
 def _scaled(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> float:
-    spacing = torch.nextafter(scale, torch.tensor(float("inf"), dtype=scale.dtype)) - scale
-    return float(((a.double() - b.double()).abs() / spacing.double()).max())
+    """Largest |a - b| in ulps of the dtype at |scale| (conformance.dtypes.ulp)."""
+    spacing = ulp(scale.double().numpy(), _name(a))
+    return float((np.abs(a.double().numpy() - b.double().numpy()) / spacing).max())
 
 
 def _run(make, dtype, hyper, seed=0):
