@@ -23,9 +23,7 @@ from typing import Any
 
 import pytest
 import torch
-
-from adagrad.impl import Adagrad
-from adagrad.impl import triton_kernel
+from adagrad.impl import Adagrad, triton_kernel
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="CUDA is not available (GPU benchmarks)")

@@ -4,7 +4,17 @@ Every program updates one block of ``BLOCK_SIZE`` elements of one tensor. A tabl
 gives, per tensor, the addresses of its parameter, gradient, sum and step counter, its element
 count and its layout (up to four collapsed dimensions with a stride per operand), and a second
 table maps each program to its (tensor, first element). One launch therefore serves every
-tensor of a (device, dtype) group, whatever their sizes and strides.
+tensor of a (device, dtype) group, whatever their sizes and strides. The columns are named
+(``COL_*``) and shared by the host code and the kernel.
+
+The host side keeps both tables on the device between steps (:func:`_group_tables`). At every
+step it checks each group's layout with a few C-level ``map`` calls over its tensors (their
+element counts when every param, grad and sum is contiguous, else their shapes and strides),
+compared with the cached ones as tuples; the layout columns and the per-block table are rebuilt
+only when one changed. The four addresses per tensor are compared likewise and only the table
+is re-uploaded when one moved (new gradient tensors, for instance). A steady training loop thus
+costs about ten ``map`` calls over its tensors per step instead of O(numel / BLOCK_SIZE) Python
+work (docs/performance.md has the measured host times).
 
 Per element, in one pass (read p, g, s; write p, s; and g only when unscaling):
 
@@ -16,8 +26,12 @@ Per element, in one pass (read p, g, s; write p, s; and g only when unscaling):
 
 float16/bfloat16 are computed in float32 and rounded once when stored; ``sqrt`` and the division
 are IEEE correctly rounded (``tl.sqrt_rn``, ``tl.div_rn``), so results do not depend on the
-GPU's fast-math approximations. With a non-zero ``found_inf`` every element is masked off and
-the step counters are put back: nothing changes.
+GPU's fast-math approximations, and the two multiply-adds above are the only fused ones
+(:data:`LAUNCH_OPTIONS` turns automatic contraction off): a compiled kernel does the same IEEE
+operations as Triton's CPU interpreter, so its results are the interpreter's bit for bit (the
+one exception: a bfloat16 gradient unscaled by ``grad_scale`` is stored with a plain cast, which
+the interpreter truncates and a GPU rounds to nearest). With a non-zero ``found_inf`` every
+element is masked off and the step counters are put back: nothing changes.
 
 Triton is imported on first use only: ``import adagrad.impl`` works without triton or CUDA. On
 CPU tensors the kernel runs only under Triton's interpreter (``TRITON_INTERPRET=1``, which must
@@ -28,6 +42,10 @@ from __future__ import annotations
 
 import functools
 import os
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import torch
@@ -35,14 +53,29 @@ from torch import Tensor
 
 from .common import advance_steps, check_fusable, group_by_device_and_dtype
 
-__all__ = ["BLOCK_SIZE", "MAX_DIMS", "fused_triton_adagrad", "triton_available"]
+__all__ = ["BLOCK_SIZE", "LAUNCH_OPTIONS", "MAX_DIMS", "clear_table_cache", "fused_triton_adagrad", "triton_available"]
 
 #: Elements per program.
 BLOCK_SIZE = 1024
 #: Dimensions a tensor may keep after collapsing; rarer layouts go through contiguous copies.
 MAX_DIMS = 4
-# Table row: p, g, s, step addresses, numel, contiguous flag, shape, p/g/s strides.
-_ROW = 6 + 4 * MAX_DIMS
+
+# Columns of the per-tensor table (one int64 row per tensor), shared by the host and the kernel.
+COL_P, COL_G, COL_S, COL_STEP = 0, 1, 2, 3  # addresses of param, grad, sum and step counter
+COL_NUMEL = 4
+COL_CONTIGUOUS = 5  # 1: one dimension of stride 1 in all three operands (no unravel needed)
+COL_SHAPE = 6  # MAX_DIMS sizes, outermost first, padded on the left with 1s
+COL_P_STRIDES = COL_SHAPE + MAX_DIMS  # MAX_DIMS strides of the param, in elements
+COL_G_STRIDES = COL_P_STRIDES + MAX_DIMS  # ... of the grad
+COL_S_STRIDES = COL_G_STRIDES + MAX_DIMS  # ... of the sum
+ROW = COL_S_STRIDES + MAX_DIMS
+_POINTER_COLS = 4  # COL_P..COL_STEP change with the tensors; the rest only with their layouts
+#: Groups whose tables are kept (least recently used dropped first).
+TABLE_CACHE_SIZE = 64
+#: Compile options of every launch. No automatic FMA contraction: the kernel fuses exactly the
+#: operations it writes as ``tl.fma``, so a compiled kernel performs the same IEEE operations as
+#: Triton's CPU interpreter (what CI runs), whatever the triton version's default.
+LAUNCH_OPTIONS: dict[str, Any] = {"enable_fp_fusion": False}
 
 
 def triton_available() -> bool:
@@ -61,95 +94,8 @@ def interpreter_enabled() -> bool:
 
 @functools.cache
 def _kernel() -> Any:
-    """Compiles (on first call) and returns the Triton kernel."""
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def adagrad_kernel(
-        table_ptr, blocks_ptr, hyper_ptr, scale_ptr, inf_ptr, elem_like_ptr, step_like_ptr,
-        MAXIMIZE: tl.constexpr, HAS_WD: tl.constexpr, HAS_SCALE: tl.constexpr,
-        HAS_INF: tl.constexpr, COMPUTE: tl.constexpr, IS_FP64: tl.constexpr, IS_BF16: tl.constexpr,
-        ROW: tl.constexpr, BLOCK: tl.constexpr,
-    ):  # fmt: skip
-        pid = tl.program_id(0)
-        tensor = tl.load(blocks_ptr + 2 * pid)
-        start = tl.load(blocks_ptr + 2 * pid + 1)
-        row = table_ptr + tensor * ROW
-        elem_ptr_type = elem_like_ptr.dtype
-        p_ptr = tl.load(row).to(elem_ptr_type)
-        g_ptr = tl.load(row + 1).to(elem_ptr_type)
-        s_ptr = tl.load(row + 2).to(elem_ptr_type)
-        step_ptr = tl.load(row + 3).to(step_like_ptr.dtype)
-        numel = tl.load(row + 4)
-        contiguous = tl.load(row + 5)
-
-        if HAS_INF:
-            # GradScaler saw an inf or NaN: touch nothing (every element masked off).
-            numel = tl.where(tl.load(inf_ptr) == 0, numel, 0)
-        idx = start + tl.arange(0, BLOCK).to(tl.int64)
-        mask = idx < numel
-        if contiguous != 0:
-            p_off = idx
-            g_off = idx
-            s_off = idx
-        else:
-            # Row-major unravel over the (collapsed) shape, then one dot product per operand.
-            size1 = tl.load(row + 7)
-            size2 = tl.load(row + 8)
-            size3 = tl.load(row + 9)
-            i3 = idx % size3
-            rest = idx // size3
-            i2 = rest % size2
-            rest = rest // size2
-            i1 = rest % size1
-            i0 = rest // size1
-            p_off = (i0 * tl.load(row + 10) + i1 * tl.load(row + 11)
-                     + i2 * tl.load(row + 12) + i3 * tl.load(row + 13))  # fmt: skip
-            g_off = (i0 * tl.load(row + 14) + i1 * tl.load(row + 15)
-                     + i2 * tl.load(row + 16) + i3 * tl.load(row + 17))  # fmt: skip
-            s_off = (i0 * tl.load(row + 18) + i1 * tl.load(row + 19)
-                     + i2 * tl.load(row + 20) + i3 * tl.load(row + 21))  # fmt: skip
-
-        # Hyperparameters arrive as float64 so that float64 parameters see them unrounded.
-        lr = tl.load(hyper_ptr)
-        lr_decay = tl.load(hyper_ptr + 1)
-        weight_decay = tl.load(hyper_ptr + 2).to(COMPUTE)
-        eps = tl.load(hyper_ptr + 3).to(COMPUTE)
-        t = tl.load(step_ptr).to(tl.float64)
-        clr = (lr / (1.0 + (t - 1.0) * lr_decay)).to(COMPUTE)
-
-        p = tl.load(p_ptr + p_off, mask=mask, other=0.0).to(COMPUTE)
-        g = tl.load(g_ptr + g_off, mask=mask, other=0.0).to(COMPUTE)
-        s = tl.load(s_ptr + s_off, mask=mask, other=0.0).to(COMPUTE)
-        if HAS_SCALE:
-            if IS_FP64:
-                g = g / tl.load(scale_ptr).to(COMPUTE)
-            else:
-                g = tl.div_rn(g, tl.load(scale_ptr).to(COMPUTE))
-            tl.store(g_ptr + g_off, g.to(elem_ptr_type.element_ty), mask=mask)
-        if MAXIMIZE:
-            g = -g
-        if HAS_WD:
-            g = tl.fma(p, weight_decay, g)
-        s = tl.fma(g, g, s)
-        if IS_FP64:
-            # float64 sqrt and division are IEEE correctly rounded on every GPU (sqrt_rn and
-            # div_rn exist for float32 only, where the defaults are approximations).
-            p = p - clr * (g / (tl.sqrt(s) + eps))
-        else:
-            p = p - clr * tl.div_rn(g, tl.sqrt_rn(s) + eps)
-        if IS_BF16:
-            # Round to the nearest bfloat16, ties to even, in integer arithmetic, so that the
-            # final cast only drops zero bits. A plain cast rounds to nearest on GPUs, but the
-            # Triton CPU interpreter (how CI runs this kernel) truncates: 1 ulp off half the time.
-            # (The unscaled gradient stored above keeps the plain cast.)
-            s_bits = s.to(tl.uint32, bitcast=True)
-            s = ((s_bits + 0x7FFF + ((s_bits >> 16) & 1)) & 0xFFFF0000).to(tl.float32, bitcast=True)
-            p_bits = p.to(tl.uint32, bitcast=True)
-            p = ((p_bits + 0x7FFF + ((p_bits >> 16) & 1)) & 0xFFFF0000).to(tl.float32, bitcast=True)
-        tl.store(s_ptr + s_off, s.to(elem_ptr_type.element_ty), mask=mask)
-        tl.store(p_ptr + p_off, p.to(elem_ptr_type.element_ty), mask=mask)
+    """Imports (so compiles, on first launch) the Triton kernel: triton is needed from here on."""
+    from .triton_jit import adagrad_kernel
 
     return adagrad_kernel
 
@@ -174,11 +120,13 @@ def fused_triton_adagrad(
     """Applies one Adagrad step with one Triton launch per (device, dtype) group.
 
     Step counters must live on their parameter's device (the optimizer keeps them there for
-    fused groups). On CPU tensors this needs ``TRITON_INTERPRET=1``.
+    fused groups). On CPU tensors this needs ``TRITON_INTERPRET=1``. The kernel's tables are
+    cached between steps (see :func:`clear_table_cache`).
 
     Raises:
         RuntimeError: sparse gradients, complex parameters, ``differentiable=True``, step
-            counters on another device, or CPU tensors without Triton's interpreter.
+            counters on another device or of mixed dtypes, gradients or sums shaped unlike
+            their parameter, or CPU tensors without Triton's interpreter.
     """
     check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
     if not params:
@@ -188,9 +136,6 @@ def fused_triton_adagrad(
     ).items():
         if device.type == "cpu" and not interpreter_enabled():
             raise RuntimeError("the Triton kernel runs on CPU tensors only with TRITON_INTERPRET=1")
-        if any(t.device != device for t in ts) or len({t.dtype for t in ts}) != 1:
-            raise RuntimeError("fused Triton path: step counters must share the params' device and one dtype")
-        advance_steps(ts)
         _launch(ps, gs, ss, ts, device=device, dtype=dtype, lr=lr, weight_decay=weight_decay,
                 lr_decay=lr_decay, eps=eps, maximize=maximize, grad_scale=grad_scale,
                 found_inf=found_inf)  # fmt: skip
@@ -199,57 +144,206 @@ def fused_triton_adagrad(
             torch._foreach_sub_(ts, [found_inf.to(device, ts[0].dtype)] * len(ts))
 
 
-def _launch(
-    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor], *,
-    device: torch.device, dtype: torch.dtype, lr: float | Tensor, weight_decay: float,
-    lr_decay: float, eps: float, maximize: bool, grad_scale: Tensor | None,
-    found_inf: Tensor | None, block_size: int = BLOCK_SIZE,
-) -> None:  # fmt: skip
-    """Builds the tables for one (device, dtype) group and launches the kernel once."""
+@dataclass
+class _Tables:
+    """The kernel's tables for one (device, dtype) group, kept while its tensors stay put.
+
+    The layout part (element counts, collapsed shapes and strides, the per-block table)
+    depends only on shapes and strides; the addresses change more often (new gradient tensors,
+    contiguous work copies) and are rebuilt on their own.
+    """
+
+    layout_key: tuple[Any, ...]
+    layout_rows: Tensor  # CPU int64 [live, ROW - _POINTER_COLS]: columns COL_NUMEL onwards
+    live: list[int]  # indices of the non-empty tensors: one table row each, in this order
+    copied: list[int]  # indices that go through contiguous copies (too many dimensions left)
+    blocks: Tensor | None  # device int64 [n_blocks, 2]: (row, first element) per program
+    n_blocks: int
+    pointer_key: tuple[Any, ...] | None = None
+    table: Tensor | None = None  # device int64 [live, ROW]
+    hyper_key: tuple[float, ...] | None = None
+    hyper: Tensor | None = None  # device float64 [lr, lr_decay, weight_decay, eps]
+    stand_ins: dict[Any, Tensor] = field(default_factory=dict)
+
+
+_TABLES: OrderedDict[tuple[Any, ...], _Tables] = OrderedDict()
+_shape = attrgetter("shape")
+
+
+def clear_table_cache() -> None:
+    """Drops every cached table (they are rebuilt on the next step)."""
+    _TABLES.clear()
+
+
+def _group_tables(
+    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor],
+    device: torch.device, dtype: torch.dtype, block_size: int,
+) -> _Tables:  # fmt: skip
+    """The cached layout part of a group's tables, rebuilt if any layout changed.
+
+    Cached per group (its device, dtype, size and first parameter's identity) and validated at
+    every step against every tensor's layout: a changed layout, a new parameter set or a reused
+    identity only costs a rebuild, never a stale table. Every query is one C-level ``map`` over
+    the group (about 0.1-0.3 us per tensor each); when every param, grad and sum is contiguous
+    (checked in bulk) the layout is their element counts alone, otherwise it is the shapes and
+    strides of all three.
+    """
+    numels = tuple(map(Tensor.numel, ps))
+    if (
+        all(map(Tensor.is_contiguous, ps))
+        and all(map(Tensor.is_contiguous, gs))
+        and all(map(Tensor.is_contiguous, ss))
+        and numels == tuple(map(Tensor.numel, gs)) == tuple(map(Tensor.numel, ss))
+    ):
+        # Between rebuilds (which check shapes) a grad reshaped to another shape with as many
+        # elements would pass unnoticed; autograd's `p.grad = g` refuses such a gradient.
+        layout_key: tuple[Any, ...] = ("contiguous", block_size, numels)
+    else:
+        layout_key = (
+            "strided",
+            block_size,
+            tuple(map(_shape, ps)),
+            tuple(map(_shape, gs)),
+            tuple(map(_shape, ss)),
+            tuple(map(Tensor.stride, ps)),
+            tuple(map(Tensor.stride, gs)),
+            tuple(map(Tensor.stride, ss)),
+        )
+    slot = (device, dtype, len(ps), id(ps[0]))
+    tables = _TABLES.get(slot)
+    if tables is not None and tables.layout_key == layout_key:
+        _TABLES.move_to_end(slot)
+        return tables
+    tables = _build_layout(ps, gs, ss, ts, layout_key, device, block_size)
+    _TABLES[slot] = tables
+    _TABLES.move_to_end(slot)
+    while len(_TABLES) > TABLE_CACHE_SIZE:
+        _TABLES.popitem(last=False)
+    return tables
+
+
+def _build_layout(
+    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor],
+    layout_key: tuple[Any, ...], device: torch.device, block_size: int,
+) -> _Tables:  # fmt: skip
+    """Collapses every tensor's layout and builds the per-block table (on the device)."""
+    if any(t.device != device for t in ts) or len({t.dtype for t in ts}) != 1:
+        raise RuntimeError("fused Triton path: step counters must share the params' device and one dtype")
     rows: list[list[int]] = []
-    blocks: list[int] = []
-    copies: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]] = []
-    for p, g, s, t in zip(ps, gs, ss, ts):
+    live: list[int] = []
+    copied: list[int] = []
+    numels: list[int] = []
+    for i, (p, g, s) in enumerate(zip(ps, gs, ss)):
+        if g.shape != p.shape or s.shape != p.shape:
+            raise RuntimeError(
+                f"fused Triton path: tensor {i}: grad {tuple(g.shape)} and sum {tuple(s.shape)} "
+                f"must have the param's shape {tuple(p.shape)}"
+            )
         n = p.numel()
         if n == 0:
             continue
         layout = _collapse(p.shape, (p.stride(), g.stride(), s.stride()))
         if layout is None:
             # More than MAX_DIMS dimensions survive collapsing: work on contiguous copies.
-            work = (p.contiguous(), g.contiguous(), s.contiguous())
-            copies.append((p, g, s, *work))
-            p, g, s = work
-            layout = _collapse(p.shape, (p.stride(), g.stride(), s.stride()))
+            copied.append(i)
+            layout = _collapse(p.shape, (_contiguous_strides(p.shape),) * 3)
             assert layout is not None
         contiguous, shape, strides = layout
-        index = len(rows)
-        rows.append([p.data_ptr(), g.data_ptr(), s.data_ptr(), t.data_ptr(), n, int(contiguous),
-                     *shape, *strides[0], *strides[1], *strides[2]])  # fmt: skip
-        for start in range(0, n, block_size):
-            blocks += (index, start)
-    if rows:
-        table = torch.tensor(rows, dtype=torch.int64).to(device, non_blocking=True)
-        block_table = torch.tensor(blocks, dtype=torch.int64).to(device, non_blocking=True)
-        hyper = torch.tensor([0.0, lr_decay, weight_decay, eps], dtype=torch.float64)
-        hyper = hyper.to(device, non_blocking=True)
-        if isinstance(lr, Tensor):
-            hyper[0].copy_(lr.detach().reshape(()))  # device to device: no host sync
-        else:
-            hyper[0] = lr
-        dummy = torch.zeros(1, dtype=torch.float32, device=device)
-        compute = "fp64" if dtype == torch.float64 else "fp32"
-        _kernel()[(len(blocks) // 2,)](
-            table, block_table, hyper,
-            grad_scale.to(device) if grad_scale is not None else dummy,
-            found_inf.to(device) if found_inf is not None else dummy,
-            # Tiny stand-ins that only carry the element and step pointer types.
+        live.append(i)
+        numels.append(n)
+        rows.append([n, int(contiguous), *shape, *strides[0], *strides[1], *strides[2]])
+    layout_rows = torch.tensor(rows, dtype=torch.int64).reshape(len(rows), ROW - _POINTER_COLS)
+    # Per-block table, vectorised: program k serves row r(k) from element (k - first(r)) * block.
+    per_row = (torch.tensor(numels, dtype=torch.int64) + block_size - 1) // block_size
+    n_blocks = int(per_row.sum())
+    blocks = None
+    if n_blocks:
+        row_of = torch.repeat_interleave(torch.arange(len(rows), dtype=torch.int64), per_row)
+        first = torch.cumsum(per_row, 0) - per_row
+        starts = (torch.arange(n_blocks, dtype=torch.int64) - first[row_of]) * block_size
+        blocks = torch.stack([row_of, starts], dim=1).to(device)
+    return _Tables(layout_key, layout_rows, live, copied, blocks, n_blocks)
+
+
+def _device_table(
+    tables: _Tables, ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor],
+    device: torch.device,
+) -> Tensor:  # fmt: skip
+    """The full per-tensor table on the device, reused while no address changed."""
+    pointer_key = (
+        tuple(map(Tensor.data_ptr, ps)),
+        tuple(map(Tensor.data_ptr, gs)),
+        tuple(map(Tensor.data_ptr, ss)),
+        tuple(map(Tensor.data_ptr, ts)),
+    )
+    if tables.table is not None and tables.pointer_key == pointer_key:
+        return tables.table
+    if any(t.device != device for t in ts) or len({t.dtype for t in ts}) != 1:
+        raise RuntimeError("fused Triton path: step counters must share the params' device and one dtype")
+    # array.array converts 4 x N Python ints in C, an order of magnitude faster than torch.tensor.
+    flat = array("q")
+    for column in pointer_key:
+        flat.extend(column)
+    pointers = torch.frombuffer(flat, dtype=torch.int64).view(_POINTER_COLS, len(ps)).t()
+    if len(tables.live) != len(ps):
+        pointers = pointers[tables.live]
+    # A fresh tensor, never written in place: a launch still reading the old one is unaffected.
+    table = torch.cat([pointers, tables.layout_rows], dim=1).to(device)
+    tables.pointer_key, tables.table = pointer_key, table
+    return table
+
+
+def _launch(
+    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor], *,
+    device: torch.device, dtype: torch.dtype, lr: float | Tensor, weight_decay: float,
+    lr_decay: float, eps: float, maximize: bool, grad_scale: Tensor | None,
+    found_inf: Tensor | None, block_size: int = BLOCK_SIZE,
+) -> None:  # fmt: skip
+    """Advances the steps and launches the kernel once for one (device, dtype) group."""
+    tables = _group_tables(ps, gs, ss, ts, device, dtype, block_size)
+    if not tables.n_blocks:
+        advance_steps(ts)  # only empty tensors: nothing to launch, but the steps count
+        return
+    work: list[tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]] = []
+    if tables.copied:
+        ps, gs, ss = list(ps), list(gs), list(ss)
+        for i in tables.copied:
+            copies = (ps[i].contiguous(), gs[i].contiguous(), ss[i].contiguous())
+            work.append((ps[i], gs[i], ss[i], *copies))
+            ps[i], gs[i], ss[i] = copies
+    table = _device_table(tables, ps, gs, ss, ts, device)
+    advance_steps(ts)  # after every check: a step that raises changes nothing
+    if isinstance(lr, Tensor):
+        hyper = torch.tensor([0.0, lr_decay, weight_decay, eps], dtype=torch.float64).to(device)
+        hyper[0].copy_(lr.detach().reshape(()))  # device to device: no host sync
+    else:
+        key = (float(lr), float(lr_decay), float(weight_decay), float(eps))
+        if tables.hyper is None or tables.hyper_key != key:
+            tables.hyper_key = key
+            tables.hyper = torch.tensor(key, dtype=torch.float64).to(device)
+        hyper = tables.hyper
+    step_dtype = ts[0].dtype
+    stand_ins = tables.stand_ins.get(step_dtype)
+    if stand_ins is None:
+        # Tiny tensors that only carry the element and step pointer types (and an unused scale).
+        stand_ins = tables.stand_ins[step_dtype] = (
             torch.empty(1, dtype=dtype, device=device),
-            torch.empty(1, dtype=ts[0].dtype, device=device),
-            MAXIMIZE=maximize, HAS_WD=weight_decay != 0, HAS_SCALE=grad_scale is not None,
-            HAS_INF=found_inf is not None, COMPUTE=_tl_dtype(compute),
-            IS_FP64=compute == "fp64", IS_BF16=dtype == torch.bfloat16, ROW=_ROW, BLOCK=block_size,
-        )  # fmt: skip
-    for p, g, s, p_work, g_work, s_work in copies:
+            torch.empty(1, dtype=step_dtype, device=device),
+            torch.zeros(1, dtype=torch.float32, device=device),
+        )
+    elem_like, step_like, dummy = stand_ins
+    compute = "fp64" if dtype == torch.float64 else "fp32"
+    _kernel()[(tables.n_blocks,)](
+        table, tables.blocks, hyper,
+        grad_scale.to(device) if grad_scale is not None else dummy,
+        found_inf.to(device) if found_inf is not None else dummy,
+        elem_like, step_like,
+        MAXIMIZE=maximize, HAS_WD=weight_decay != 0, HAS_SCALE=grad_scale is not None,
+        HAS_INF=found_inf is not None, COMPUTE=_tl_dtype(compute),
+        IS_FP64=compute == "fp64", IS_BF16=dtype == torch.bfloat16, ROW=ROW, BLOCK=block_size,
+        **LAUNCH_OPTIONS,
+    )  # fmt: skip
+    for p, g, s, p_work, g_work, s_work in work:
         p.copy_(p_work)
         s.copy_(s_work)
         if grad_scale is not None:
@@ -260,6 +354,16 @@ def _tl_dtype(name: str) -> Any:
     import triton.language as tl
 
     return tl.float64 if name == "fp64" else tl.float32
+
+
+def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
+    """Row-major strides of a contiguous tensor of this shape."""
+    strides = []
+    step = 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
 
 
 def _collapse(
