@@ -51,7 +51,8 @@ class Variant:
     part: str = ""
     libraries: tuple[str, ...] = ()
     reported: tuple[str, ...] = ()
-    #: 0: compared under the case's own error model; 1: under a narrower dtype's (looser).
+    #: 0: compared under the case's own error model; 1: under a looser one (a narrower dtype's,
+    #: or a decayed lr bounded in float32). A looser variant is named only when no exact one explains.
     looseness: int = 0
 
     def semantics(self, base: Semantics | None = None, value: Any = None) -> Semantics:
@@ -114,7 +115,7 @@ CATALOGUE: tuple[Variant, ...] = (
             {"hyper_dtype": "float32"}, part="hyper-dtype", reported=("ONNX attributes", "Paddle")),
     Variant("decay-factor-float32", "decay factor in float32",
             "1 / (1 + (t-1) lr_decay) computed in float32 for float64 parameters", ("R3", "R30"),
-            {"decay_dtype": "float32"}, part="decay-dtype", reported=("torchopt",)),
+            {"decay_dtype": "float32"}, part="decay-dtype", looseness=1, reported=("torchopt",)),
     Variant("nonfinite-replaced", "non-finite gradients replaced",
             "NaN gradient elements become 0 and +-inf become +-c (c fitted)", ("R25",),
             fit=Fit("nonfinite_clamp", 1.0, "log", -3.0, 38.0, observe="sum"), part="nonfinite"),
@@ -134,7 +135,7 @@ CATALOGUE: tuple[Variant, ...] = (
             ("R30",), {"compute_dtype": "float32"}, part="precision", looseness=1, reported=("bitsandbytes",)),
     Variant("accumulator-low-precision", "accumulator in low precision",
             "the accumulator is stored in a narrower dtype (fitted: float32, bfloat16 or float16)", ("R30",),
-            fit=Fit("accumulator_dtype", "float32", "choices", choices=("float32", "bfloat16", "float16")),
+            fit=Fit("accumulator_dtype", "float32", "choices", choices=("float32", "float16", "bfloat16")),
             part="accumulator", looseness=1),
 )
 

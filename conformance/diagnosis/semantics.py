@@ -145,7 +145,8 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
         return _round(x, narrow_inputs) if narrow_inputs else x
 
     def hyper_of(group: dict[str, Any], key: str) -> Any:
-        value = group.get(key, DEFAULTS[key])
+        # a group leaves a hyperparameter out to mean the constructor's (options) or torch's default
+        value = group.get(key, case.options.get(key, DEFAULTS[key]))
         if key == "lr":
             value = float(np.asarray(value).reshape(()))
             if case.lr_tensor_dtype is not None:
@@ -161,7 +162,7 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
 
     def add_group(g: dict[str, Any]) -> None:
         group = {k: v for k, v in g.items() if k != "added_at"}
-        group["_lr0"] = group.get("lr", DEFAULTS["lr"])
+        group["_lr0"] = group.get("lr", case.options.get("lr", DEFAULTS["lr"]))
         groups.append(group)
         group_counts.append(0)
         tau = sem.fixed_tau if sem.fixed_tau is not None else hyper_of(group, "initial_accumulator_value")
@@ -232,7 +233,7 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
     lr_decay = hyper_of(group, "lr_decay")
     wd = hyper_of(group, "weight_decay")
     eps = hyper_of(group, "eps")
-    maximize = bool(group.get("maximize", DEFAULTS["maximize"])) and not sem.maximize_ignored
+    maximize = bool(group.get("maximize", case.options.get("maximize", DEFAULTS["maximize"]))) and not sem.maximize_ignored
     if sem.eps_value is not None:
         eps = float(sem.eps_value)
     if sem.eps_zero_default is not None and eps == 0:
