@@ -3,7 +3,8 @@
 Each library runs in its own ``adagrad-conformance check`` process (quick profile, no shrinking:
 a library that differs fails dozens of tests, and the matrix needs the verdicts and the measured
 sizes, not minimal examples). A library that is not installed gets a row saying so. Nothing in
-the document is written by hand: rerun this to refresh it.
+the document is written by hand: rerun this to refresh it. The matrix renders only what
+:mod:`.report` derives from each check's report (feature status, verdict, smallest failure).
 
     python -m adagrad.conformance.compat [--out docs/compatibility.md] [--only NAME ...] [--json-dir DIR [--reuse]]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import re
 import subprocess
 import sys
@@ -20,13 +22,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from .adapters.base import CLAIMABLE
 from .features import FEATURES
-from .report import feature_status, feature_table, failure_excerpt, unsupported_reasons
+from .report import failure_text, feature_rows, smallest_failure, unsupported_reasons, verdict, verdict_line
+from .report_model import Report, Result, as_report
 
-__all__ = ["LIBRARIES", "Library", "main", "render"]
+__all__ = ["LIBRARIES", "Checked", "Library", "load_saved", "main", "measured", "render", "run_library"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,6 @@ LIBRARIES = (
     Library("node-example", "examples/exec/adagrad.mjs over the subprocess protocol (Node.js)", ("--exec", "node examples/exec/adagrad.mjs"), (), ""),
 )
 
-_DIFF = re.compile(r"(?P<what>[^\n]*?): (?P<where>(?:param|sum) \d+ after step \d+): (?:(?:param|sum): )?(?P<count>\d+ of \d+) element\(s\) outside the error model; "
-                   r"worst at [^:]*: target (?:np\.float64\()?(?P<target>[^,)]+)\)?, oracle (?:np\.float64\()?(?P<oracle>[^,)]+)\)?, "
-                   r"\|diff\| (?P<diff>\S+) = (?P<ulps>\S+) ulps, tolerance (?P<tol>\S+) ulps")
-
-
 def _installed(lib: Library) -> str | None:
     """None if the library imports, else why not."""
     missing = [m for m in lib.modules if importlib.util.find_spec(m) is None]
@@ -67,56 +63,85 @@ def _installed(lib: Library) -> str | None:
     return None
 
 
-def run_library(lib: Library, workdir: Path, timeout: float = 900) -> dict[str, Any]:
-    """Check one library; the JSON report, or a stub saying why there is none."""
+@dataclass
+class Checked:
+    """One library's row: its check report (schema_version 2), or why there is none."""
+
+    library: str
+    report: Report | None = None
+    skipped: str | None = None
+    seconds: float | None = None
+    exit_status: int | None = None
+
+
+def _save(checked: Checked, workdir: Path) -> None:
+    meta = {"library": checked.library, "seconds": checked.seconds, "exit_status": checked.exit_status}
+    (workdir / f"{checked.library}.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def load_saved(lib: Library, workdir: Path) -> Checked | None:
+    """A library's report from an earlier run in ``workdir`` (``--reuse``), or None if there is none."""
+    report, meta = workdir / f"{lib.name}.json", workdir / f"{lib.name}.meta.json"
+    if not (report.exists() and meta.exists()):
+        return None
+    info = json.loads(meta.read_text())
+    return Checked(lib.name, as_report(json.loads(report.read_text())), seconds=info["seconds"],
+                   exit_status=info["exit_status"])
+
+
+def run_library(lib: Library, workdir: Path, timeout: float = 900) -> Checked:
+    """Check one library; its report, or why there is none."""
     problem = _installed(lib)
     if problem:
-        return {"library": lib.name, "skipped": problem}
+        return Checked(lib.name, skipped=problem)
     out = workdir / f"{lib.name}.json"
     cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", *lib.args, "--no-shrink", "--report", str(out)]
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
     except subprocess.TimeoutExpired:
-        return {"library": lib.name, "skipped": f"the check did not finish in {timeout:.0f} s"}
+        return Checked(lib.name, skipped=f"the check did not finish in {timeout:.0f} s")
     if not out.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {"library": lib.name, "skipped": f"the check did not run (exit {proc.returncode}): {' '.join(tail)}"}
-    report = json.loads(out.read_text())
-    report.update(library=lib.name, seconds=round(time.monotonic() - start), exit_status=proc.returncode)
-    out.write_text(json.dumps(report, indent=1, sort_keys=True))  # with its timing, for --reuse
-    return report
+        return Checked(lib.name, skipped=f"the check did not run (exit {proc.returncode}): {' '.join(tail)}")
+    checked = Checked(lib.name, as_report(json.loads(out.read_text())), seconds=round(time.monotonic() - start),
+                      exit_status=proc.returncode)
+    _save(checked, workdir)
+    return checked
 
 
-def _measured(message: str) -> str:
-    """The measured size of a failure: relative error and ulps, and where."""
-    text = failure_excerpt(message, max_lines=4).replace("adagrad.conformance.harness.ConformanceFailure: ", "")
-    m = _DIFF.search(text)
-    if not m:
-        first = text.splitlines()
-        return (first[0] if first else "failed")[:400]
-    try:
-        rel = float(m["diff"]) / abs(float(m["oracle"])) if float(m["oracle"]) else float("inf")
-        rel_text = f"{rel:.2g} relative error"
-    except ValueError:  # nan / inf values
-        rel_text = "non-finite mismatch"
-    return (f"{m['what'].strip()}: {m['where']}: target {m['target']} vs {m['oracle']} ({rel_text}, "
-            f"{float(m['ulps']):.3g} ulps against a tolerance of {m['tol']} ulps; {m['count']} elements off)")
+def measured(result: Result) -> str:
+    """A failure as measured: its statement (whole), and the relative error where both values are known."""
+    failure = result.failure
+    if failure is None:
+        return f"{result.outcome}: {failure_text(result).splitlines()[0]}"
+    text = failure.statement
+    if failure.target is not None and failure.oracle is not None:
+        if math.isfinite(failure.target) and math.isfinite(failure.oracle) and failure.oracle != 0:
+            text += f" (relative error {abs(failure.target - failure.oracle) / abs(failure.oracle):.2g})"
+        elif not (math.isfinite(failure.target) and math.isfinite(failure.oracle)):
+            text += " (non-finite mismatch)"
+    return text
 
 
-def _cell(report: dict[str, Any], feature: str) -> str:
-    if "skipped" in report:
-        return "n/a"
-    if feature in report.get("unsupported", []):
-        return "unsupported"
-    row = feature_table(report).get(feature)
-    status = feature_status(row, feature in report.get("excluded", [])) if row else "not run"
-    return {"ok": "conformant", "FAIL": "**differs**", "partial": "conformant (part unsupported)"}.get(status, status)
+#: How a feature's status reads in the matrix (an adapter that cannot express a feature does not claim it).
+_CELL = {"ok": "conformant", "FAIL": "**differs**", "partial": "conformant (part unsupported)",
+         "not claimed": "unsupported"}
+_VERDICT = {"conformant": "conformant", "non-conformant": "**differs**", "not-verified": "not verified",
+            "interrupted": "interrupted"}
 
 
-def render(reports: list[dict[str, Any]]) -> str:
+def _cells(checked: Checked, features: list[str]) -> list[str]:
+    if checked.report is None:
+        return ["n/a"] * len(features)
+    status = {row.feature: row.status for row in feature_rows(checked.report)}
+    return [_CELL.get(status.get(f, "not run"), status.get(f, "not run")) for f in features]
+
+
+def render(checked: list[Checked]) -> str:
     """The Markdown document from the libraries' reports."""
-    names = [r["library"] for r in reports]
+    names = [c.library for c in checked]
+    features = [f for f in FEATURES if f in CLAIMABLE]
     out = [
         "# Compatibility matrix: other Adagrads against torch.optim.Adagrad",
         "",
@@ -132,43 +157,37 @@ def render(reports: list[dict[str, Any]]) -> str:
         "| feature | " + " | ".join(names) + " |",
         "| --- | " + " | ".join("---" for _ in names) + " |",
     ]
-    for feature in [f for f in FEATURES if f in CLAIMABLE]:
-        out.append(f"| {feature} | " + " | ".join(_cell(r, feature) for r in reports) + " |")
-    verdicts = []
-    for r in reports:
-        verdicts.append("n/a" if "skipped" in r else ("conformant" if r.get("verdict") == "conformant" else "**differs**"))
-    out.append("| **verdict** | " + " | ".join(verdicts) + " |")
+    columns = [_cells(c, features) for c in checked]
+    for i, feature in enumerate(features):
+        out.append(f"| {feature} | " + " | ".join(col[i] for col in columns) + " |")
+    out.append("| **verdict** | " + " | ".join("n/a" if c.report is None else _VERDICT[verdict(c.report)[0]]
+                                               for c in checked) + " |")
     out += ["", "## Per library", ""]
     lib_by_name = {lib.name: lib for lib in LIBRARIES}
-    for r in reports:
-        lib = lib_by_name[r["library"]]
+    for c in checked:
+        lib = lib_by_name[c.library]
         out += [f"### {lib.name}: {lib.what}", ""]
-        if "skipped" in r:
-            out += [f"Not checked: {r['skipped']}.", ""]
+        if c.report is None:
+            out += [f"Not checked: {c.skipped}.", ""]
             continue
-        out.append(f"`adagrad-conformance check {' '.join(lib.args)}`: {r.get('verdict', '?')}, "
-                   f"{len(r['results'])} tests in {r.get('seconds', '?')} s.")
-        if r.get("smoke"):
-            out.append(f"Smoke probe: {r['smoke']}.")
-        out.append("")
-        failed: dict[str, list[dict[str, Any]]] = {}
-        for res in r["results"]:
-            if res["outcome"] == "failed":
-                failed.setdefault(res["feature"], []).append(res)
-        if failed:
-            out.append("Differs (first failing test per feature, as measured):")
-            out.append("")
-            for feature, results in failed.items():
-                out.append(f"- **{feature}** ({len(results)} tests failed): {_measured(results[0]['message'])}")
+        rep = c.report
+        out += [f"`adagrad-conformance check {' '.join(lib.args)}`: {verdict(rep)[0]}, "
+                f"{len(rep.results)} tests in {c.seconds if c.seconds is not None else '?'} s.", ""]
+        if verdict(rep)[0] == "not-verified":
+            out += [verdict_line(rep), ""]
+        rows = [row for row in feature_rows(rep) if row.failures]
+        if rows:
+            out += ["Differs (smallest failing case per feature, as measured):", ""]
+            for row in rows:
+                first = smallest_failure(row.failures)
+                assert first is not None
+                out.append(f"- **{row.feature}** ({len(row.failures)} tests failed): {measured(first)}")
             out.append("")
         # one line per kind: "lr_decay=0.5: ..." and "lr_decay=0.1: ..." say the same thing
         reasons = list(dict.fromkeys(re.sub(r"^(\w+)=[^:]+:", r"\1 != default:", x)
-                                     for x in unsupported_reasons(r) if not x.startswith("feature ")))
+                                     for x in unsupported_reasons(rep) if not x.startswith("feature ")))
         if reasons:
-            out.append("Unsupported (not failures):")
-            out.append("")
-            out += [f"- {x}" for x in reasons[:12]]
-            out.append("")
+            out += ["Unsupported (not failures):", "", *(f"- {x}" for x in reasons[:12]), ""]
     return "\n".join(out) + "\n"
 
 
@@ -177,30 +196,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m adagrad.conformance.compat", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "compatibility.md"))
     parser.add_argument("--only", nargs="*", choices=[lib.name for lib in LIBRARIES], help="libraries to run (default: all)")
-    parser.add_argument("--json-dir", help="keep each library's JSON report here")
+    parser.add_argument("--json-dir", help="keep each library's JSON report here (NAME.json, and NAME.meta.json: time, exit status)")
     parser.add_argument("--reuse", action="store_true",
                         help="with --json-dir: take a library's report from an earlier run there instead of running it again")
     args = parser.parse_args(argv)
-    reports = []
+    checked: list[Checked] = []
     with tempfile.TemporaryDirectory(prefix="adagrad-compat-") as tmp:
         workdir = Path(args.json_dir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for lib in LIBRARIES:
             if args.only and lib.name not in args.only:
                 continue
-            saved = workdir / f"{lib.name}.json"
-            if args.reuse and saved.exists() and "library" in (report := json.loads(saved.read_text())):
-                print(f"compat: {lib.name}: reusing {saved}", flush=True)
-                reports.append(report)
+            saved = load_saved(lib, workdir) if args.reuse else None
+            if saved is not None:
+                print(f"compat: {lib.name}: reusing {workdir / (lib.name + '.json')}", flush=True)
+                checked.append(saved)
                 continue
             print(f"compat: {lib.name} ...", flush=True)
-            report = run_library(lib, workdir)
-            print(f"compat: {lib.name}: {report.get('verdict') or report.get('skipped')}", flush=True)
-            reports.append(report)
-    Path(args.out).write_text(render(reports))
+            one = run_library(lib, workdir)
+            print(f"compat: {lib.name}: {verdict(one.report)[0] if one.report else one.skipped}", flush=True)
+            checked.append(one)
+    Path(args.out).write_text(render(checked))
     print(f"compat: wrote {args.out}")
-    return 0 if any("skipped" not in r for r in reports) else 1
-
+    return 0 if any(c.report is not None for c in checked) else 1
 
 if __name__ == "__main__":
     sys.exit(main())

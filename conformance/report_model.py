@@ -1,0 +1,331 @@
+"""The typed report of a check (``schema_version`` 2): one dataclass per object of the JSON report.
+
+The runner builds the report as a plain dict; :meth:`Report.from_json` reads it (or a report file)
+into these dataclasses and :meth:`Report.to_json` writes it back unchanged. :func:`validate` checks
+a report against the JSON Schema shipped beside this module (``report.schema.json``). JSON has no
+NaN or infinity: non-finite numbers are written as the strings ``"nan"``, ``"inf"``, ``"-inf"``
+(:func:`dumps` does it) and read back as floats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FAILING",
+    "OUTCOMES",
+    "PATHS",
+    "RUN_STATUSES",
+    "SCHEMA_PATH",
+    "SCHEMA_VERSION",
+    "VERDICTS",
+    "Divergence",
+    "Environment",
+    "Failure",
+    "Report",
+    "Result",
+    "Run",
+    "StepSeries",
+    "as_report",
+    "dumps",
+    "validate",
+]
+
+SCHEMA_VERSION = 2
+SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+
+#: Every outcome a planned test can have, in the order the reports list them.
+OUTCOMES = (
+    "passed", "failed", "xfailed", "xpassed", "unsupported", "not-claimed", "excluded",
+    "skipped-unexpectedly", "crashed", "timed-out", "not-run",
+)  # fmt: skip
+#: Outcomes that make a run non-conformant whatever else happened.
+FAILING = ("failed", "crashed", "timed-out", "skipped-unexpectedly")
+#: The paths a torch optimizer can take; ``None`` in a result: the target's default.
+PATHS = ("for-loop", "foreach", "fused")
+RUN_STATUSES = ("complete", "stopped-early", "interrupted", "infrastructure-error")
+VERDICTS = ("conformant", "non-conformant", "not-verified", "interrupted")
+
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _num_in(value: Any) -> float | None:
+    """A number of the JSON report as a float (``"nan"``/``"inf"``/``"-inf"`` included)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in _NONFINITE:
+            raise ValueError(f"not a number: {value!r} (non-finite values are 'nan', 'inf' or '-inf')")
+        return _NONFINITE[value]
+    return float(value) if not isinstance(value, int) else value
+
+
+def _num_out(value: float | None) -> float | str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _take(data: dict[str, Any], cls_name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The keys a dataclass needs, with an error naming the one that is missing or unknown."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls_name}: expected an object, got {type(data).__name__}")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"{cls_name}: missing key(s) {', '.join(missing)}")
+    return data
+
+
+@dataclass
+class Environment:
+    """Versions of what ran the check, and the command line of the pytest run."""
+
+    python: str
+    torch: str | None
+    pytest: str
+    hypothesis: str
+    plugins: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Environment:
+        """Read the ``environment`` object."""
+        d = _take(data, "environment", ("python", "torch", "pytest", "hypothesis", "plugins", "command"))
+        return cls(d["python"], d["torch"], d["pytest"], d["hypothesis"], list(d["plugins"]), list(d["command"]))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``environment`` object."""
+        return {"python": self.python, "torch": self.torch, "pytest": self.pytest, "hypothesis": self.hypothesis,
+                "plugins": list(self.plugins), "command": list(self.command)}
+
+
+@dataclass
+class Failure:
+    """Where a failed test went wrong: the statement (shown first, never cut) and its parts."""
+
+    statement: str
+    step: int | None = None
+    tensor: str | None = None
+    tensor_index: int | None = None
+    index: list[int] | None = None
+    target: float | None = None
+    oracle: float | None = None
+    ulps: float | None = None
+    tolerance_ulps: float | None = None
+    snippet: str | None = None
+
+    _KEYS = ("statement", "step", "tensor", "tensor_index", "index", "target", "oracle", "ulps",
+             "tolerance_ulps", "snippet")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Failure:
+        """Read a result's ``failure`` object."""
+        d = _take(data, "failure", cls._KEYS)
+        return cls(d["statement"], d["step"], d["tensor"], d["tensor_index"],
+                   None if d["index"] is None else list(d["index"]), _num_in(d["target"]), _num_in(d["oracle"]),
+                   _num_in(d["ulps"]), _num_in(d["tolerance_ulps"]), d["snippet"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``failure`` object."""
+        return {"statement": self.statement, "step": self.step, "tensor": self.tensor,
+                "tensor_index": self.tensor_index, "index": None if self.index is None else list(self.index),
+                "target": _num_out(self.target), "oracle": _num_out(self.oracle), "ulps": _num_out(self.ulps),
+                "tolerance_ulps": _num_out(self.tolerance_ulps), "snippet": self.snippet}
+
+
+@dataclass
+class StepSeries:
+    """The worst error after each step (index 0 is step 1), in ulps of ``dtype``; None: non-finite."""
+
+    dtype: str
+    errors: list[float | None]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepSeries:
+        """Read one entry of ``step_ulps``."""
+        d = _take(data, "step_ulps entry", ("dtype", "errors"))
+        return cls(d["dtype"], [_num_in(e) for e in d["errors"]])
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``step_ulps``."""
+        return {"dtype": self.dtype, "errors": [e if e is None or math.isfinite(e) else None for e in self.errors]}
+
+
+@dataclass
+class Result:
+    """One planned test and what happened to it."""
+
+    id: str
+    feature: str
+    outcome: str
+    path: str | None = None
+    worst_ulps: float | None = None
+    tolerance_ulps: float | None = None
+    case_size: int | None = None
+    duration: float = 0.0
+    step_ulps: list[StepSeries] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    divergence: str | None = None
+    message: str = ""
+    failure: Failure | None = None
+
+    _KEYS = ("id", "feature", "path", "outcome", "worst_ulps", "tolerance_ulps", "case_size", "duration",
+             "step_ulps", "unsupported", "divergence", "message", "failure")
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"result {self.id}: unknown outcome {self.outcome!r} (one of {', '.join(OUTCOMES)})")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """Read one entry of ``results``."""
+        d = _take(data, f"result {data.get('id', '?') if isinstance(data, dict) else '?'}", cls._KEYS)
+        return cls(d["id"], d["feature"], d["outcome"], d["path"], _num_in(d["worst_ulps"]),
+                   _num_in(d["tolerance_ulps"]), d["case_size"], float(d["duration"]),
+                   [StepSeries.from_json(s) for s in d["step_ulps"]], list(d["unsupported"]), d["divergence"],
+                   d["message"], None if d["failure"] is None else Failure.from_json(d["failure"]))
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``results``."""
+        return {"id": self.id, "feature": self.feature, "path": self.path, "outcome": self.outcome,
+                "worst_ulps": _num_out(self.worst_ulps), "tolerance_ulps": _num_out(self.tolerance_ulps),
+                "case_size": self.case_size, "duration": self.duration,
+                "step_ulps": [s.to_json() for s in self.step_ulps], "unsupported": list(self.unsupported),
+                "divergence": self.divergence, "message": self.message,
+                "failure": None if self.failure is None else self.failure.to_json()}
+
+
+@dataclass
+class Run:
+    """How the run ended: complete, stopped early, interrupted, or broken by the infrastructure."""
+
+    status: str = "complete"
+    reason: str | None = None
+    timeouts: int = 0
+    wall_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {self.status!r} (one of {', '.join(RUN_STATUSES)})")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        """Read the ``run`` object."""
+        d = _take(data, "run", ("status", "reason", "timeouts", "wall_seconds"))
+        return cls(d["status"], d["reason"], d["timeouts"], float(d["wall_seconds"]))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``run`` object."""
+        return {"status": self.status, "reason": self.reason, "timeouts": self.timeouts,
+                "wall_seconds": self.wall_seconds}
+
+
+@dataclass
+class Divergence:
+    """A known-divergence entry for this target, and which tests it accepted or that passed anyway."""
+
+    id: str
+    reason: str
+    tests: list[str] = field(default_factory=list)
+    used_by: list[str] = field(default_factory=list)
+    xpassed_by: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Divergence:
+        """Read one entry of ``divergences``."""
+        d = _take(data, "divergence", ("id", "reason", "tests", "used_by", "xpassed_by"))
+        return cls(d["id"], d["reason"], list(d["tests"]), list(d["used_by"]), list(d["xpassed_by"]))
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``divergences``."""
+        return {"id": self.id, "reason": self.reason, "tests": list(self.tests), "used_by": list(self.used_by),
+                "xpassed_by": list(self.xpassed_by)}
+
+
+@dataclass
+class Report:
+    """The whole report of one check (see ``report.schema.json``)."""
+
+    target: str
+    adapter: str
+    description: str
+    profile: str
+    seed: int
+    environment: Environment
+    results: list[Result]
+    run: Run
+    strict: bool = False
+    excluded: list[str] = field(default_factory=list)
+    not_claimed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    divergences: list[Divergence] = field(default_factory=list)
+    stale_divergences: list[str] = field(default_factory=list)
+    diagnosis: dict[str, Any] | None = None
+    verdict: str = "not-verified"
+    schema_version: int = SCHEMA_VERSION
+
+    _KEYS = ("schema_version", "target", "adapter", "description", "profile", "seed", "strict", "environment",
+             "excluded", "not_claimed", "results", "run", "problems", "divergences", "stale_divergences",
+             "diagnosis", "verdict")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """Read a report dict (as the runner builds it or ``json.loads`` reads it)."""
+        d = _take(data, "report", cls._KEYS)
+        if d["schema_version"] != SCHEMA_VERSION:
+            raise ValueError(f"report schema_version {d['schema_version']!r}: this version reads {SCHEMA_VERSION}")
+        return cls(
+            target=d["target"], adapter=d["adapter"], description=d["description"], profile=d["profile"],
+            seed=d["seed"], environment=Environment.from_json(d["environment"]),
+            results=[Result.from_json(r) for r in d["results"]], run=Run.from_json(d["run"]), strict=d["strict"],
+            excluded=list(d["excluded"]), not_claimed=list(d["not_claimed"]), problems=list(d["problems"]),
+            divergences=[Divergence.from_json(x) for x in d["divergences"]],
+            stale_divergences=list(d["stale_divergences"]), diagnosis=d["diagnosis"], verdict=d["verdict"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The report dict, every key present, non-finite numbers as strings."""
+        return {
+            "schema_version": self.schema_version, "target": self.target, "adapter": self.adapter,
+            "description": self.description, "profile": self.profile, "seed": self.seed, "strict": self.strict,
+            "environment": self.environment.to_json(), "excluded": list(self.excluded),
+            "not_claimed": list(self.not_claimed), "results": [r.to_json() for r in self.results],
+            "run": self.run.to_json(), "problems": list(self.problems),
+            "divergences": [x.to_json() for x in self.divergences], "stale_divergences": list(self.stale_divergences),
+            "diagnosis": self.diagnosis, "verdict": self.verdict,
+        }
+
+
+def as_report(report: Report | dict[str, Any]) -> Report:
+    """A :class:`Report`, from a report dict or unchanged."""
+    return report if isinstance(report, Report) else Report.from_json(report)
+
+
+def dumps(report: Report | dict[str, Any]) -> str:
+    """The report as JSON text (strict JSON: non-finite numbers as strings), stable key order."""
+    return json.dumps(as_report(report).to_json(), indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate(report: Report | dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` (naming the offending key) unless the report matches the schema.
+
+    A :class:`Report` is validated in its JSON form; a dict as it is.
+    """
+    import jsonschema  # the suite's dependency; imported here so reading a report does not need it
+
+    data = report.to_json() if isinstance(report, Report) else report
+    validator = jsonschema.Draft202012Validator(_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise jsonschema.ValidationError(f"report does not match {SCHEMA_PATH.name} at {where}: {error.message}")
