@@ -478,7 +478,7 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
         notes.append(f"{within} record(s) within the spec's error model (not numerical failures) left out")
     diag = Diagnosis(records=len(records), replayed=replayed, failures=len(failures), notes=notes, complete=not cut_short)
     if not failures:
-        diag.seconds = time.monotonic() - start
+        diag.seconds = round(time.monotonic() - start, 3)
         return diag
 
     singles: list[_Result] = []
@@ -517,5 +517,5 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
     partial = sorted((s for s in singles if 0 < s.count < n),
                      key=lambda s: (variant(s.names[0]).looseness, -s.count) + _rank(s))
     diag.partial = [_explanation(r, n) for r in partial[:LISTED]]
-    diag.seconds = time.monotonic() - start
+    diag.seconds = round(time.monotonic() - start, 3)
     return diag
