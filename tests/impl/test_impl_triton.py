@@ -6,6 +6,8 @@ serves several tensors (several blocks each, mixed layouts) against torch's for-
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,3 +123,132 @@ def test_grad_scaler_protocol(interpret: None, inf: float) -> None:
         ref, _ = run_trajectory(torch.optim.Adagrad, [p0], [[g]], foreach=False, lr=0.1)
         assert ulps_of_scale(p.detach(), ref[0], _scale(p0, ref[0], 0.1)) <= ULPS
         assert opt.state[p]["step"].item() == 1
+
+
+def _steps_of(opt: torch.optim.Optimizer) -> list[float]:
+    return [opt.state[p]["step"].item() for group in opt.param_groups for p in group["params"]]
+
+
+def test_tables_rebuilt_only_when_a_layout_changes(interpret: None, monkeypatch: Any) -> None:
+    """New gradient tensors (new addresses) reuse the layout; a new layout is rebuilt, and the
+    results stay those of torch's for-loop throughout."""
+    triton_kernel.clear_table_cache()
+    builds: list[int] = []
+    real_build = triton_kernel._build_layout
+    monkeypatch.setattr(triton_kernel, "_build_layout", lambda *a: builds.append(1) or real_build(*a))
+    params, grads = _mixed_problem(torch.float32, steps=4)
+    # Steps 1-3: fresh gradient tensors with the same layouts. Step 4: the sliced gradient of
+    # the transposed parameter becomes contiguous, a new layout.
+    grads[3][1] = grads[3][1].contiguous()
+    expected_builds = iter([1, 1, 1, 2])
+
+    def checked(ps: Any, **hyper: Any) -> torch.optim.Optimizer:
+        opt = targets.fused(ps, **hyper)
+        real_step = opt.step
+        opt.step = lambda: (real_step(), _assert_builds(next(expected_builds)))[0]  # type: ignore[method-assign]
+        return opt
+
+    def _assert_builds(n: int) -> None:
+        assert len(builds) == n
+
+    ours, _ = run_trajectory(checked, params, grads, lr=0.1, weight_decay=0.1)
+    theirs, _ = run_trajectory(torch.optim.Adagrad, params, grads, foreach=False, lr=0.1, weight_decay=0.1)
+    for p0, a, b in zip(params, ours, theirs):
+        assert ulps_of_scale(a, b, _scale(p0, b, 0.1)) <= ULPS
+
+
+def test_device_table_reused_until_an_address_moves(interpret: None) -> None:
+    triton_kernel.clear_table_cache()
+    gen = torch.Generator().manual_seed(6)
+    ps = [torch.randn(3, 5, generator=gen), torch.randn(7, generator=gen)]
+    gs = [torch.randn(3, 5, generator=gen), torch.randn(7, generator=gen)]
+    ss = [torch.zeros_like(p) for p in ps]
+    ts = [torch.zeros((), dtype=torch.float64) for _ in ps]
+    hyper = dict(lr=0.1, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False, differentiable=False,
+                 has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None)  # fmt: skip
+
+    def table() -> torch.Tensor:
+        (entry,) = triton_kernel._TABLES.values()
+        assert entry.table is not None
+        return entry.table
+
+    triton_kernel.fused_triton_adagrad(ps, gs, ss, ts, **hyper)
+    first = table()
+    triton_kernel.fused_triton_adagrad(ps, gs, ss, ts, **hyper)
+    assert table() is first  # nothing moved: no rebuild, no upload
+    gs[1] = gs[1].clone()
+    triton_kernel.fused_triton_adagrad(ps, gs, ss, ts, **hyper)
+    assert table() is not first
+    assert table()[1, triton_kernel.COL_G].item() == gs[1].data_ptr()
+    assert [t.item() for t in ts] == [3.0, 3.0]
+
+
+def test_param_data_swapped_for_another_layout(interpret: None) -> None:
+    """``p.data = ...`` keeps the tensor object but changes its strides: the cache must notice."""
+    triton_kernel.clear_table_cache()
+    gen = torch.Generator().manual_seed(7)
+    p = torch.randn(9, 13, generator=gen).requires_grad_()
+    opt = targets.fused([p], lr=0.1)
+    ref = torch.optim.Adagrad([q := p.detach().clone().requires_grad_()], lr=0.1, foreach=False)
+    for k in range(3):
+        if k == 2:
+            p.data = make_layout(p.detach(), "transposed")
+            opt.state[p]["sum"] = make_layout(opt.state[p]["sum"], "transposed")
+        g = torch.randn(9, 13, generator=gen)
+        p.grad, q.grad = g, g.clone()
+        opt.step()
+        ref.step()
+    assert p.stride() == (1, 9)
+    assert ulps_of_scale(p.detach(), q.detach(), _scale(q.detach(), q.detach(), 0.1)) <= ULPS
+
+
+def test_grad_shaped_unlike_param_is_refused(interpret: None) -> None:
+    triton_kernel.clear_table_cache()
+    ps, ss = [torch.ones(4, 3)], [torch.zeros(4, 3)]
+    ts = [torch.zeros((), dtype=torch.float64)]
+    with pytest.raises(RuntimeError, match=r"tensor 0: grad \(3, 4\) and sum \(4, 3\) must have the param's shape \(4, 3\)"):
+        triton_kernel.fused_triton_adagrad(
+            ps, [torch.ones(3, 4)], ss, ts, lr=0.1, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False,
+            differentiable=False, has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None,
+        )  # fmt: skip
+    assert ts[0].item() == 0 and torch.equal(ps[0], torch.ones(4, 3))  # nothing changed
+
+
+# The kernel compiled for a real GPU (sm_90) without one: Triton's NVIDIA backend runs on CPU.
+# The PTX must use IEEE sqrt and division (no approximations, no flush-to-zero) and fuse exactly
+# the two multiply-adds the kernel writes: one sqrt per element, two FMAs per element.
+PTX_CASES = [("float32", "*fp32", "f32"), ("float64", "*fp64", "f64"), ("bfloat16", "*bf16", "f32")]
+
+
+@pytest.mark.parametrize(("name", "pointer", "suffix"), PTX_CASES, ids=[c[0] for c in PTX_CASES])
+def test_compiles_for_sm90_with_ieee_arithmetic(name: str, pointer: str, suffix: str, monkeypatch: Any) -> None:
+    try:
+        import triton
+        import triton.language as tl
+        from triton.backends.compiler import GPUTarget
+        from triton.compiler import ASTSource
+    except ImportError as exc:  # pragma: no cover - depends on the triton build
+        pytest.skip(f"triton has no ahead-of-time compiler here: {exc}")
+    # A fresh copy of the kernel's module with the interpreter off (triton.jit reads it when the
+    # module is executed; another test may have imported the interpreted one already).
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    source = Path(triton_kernel.__file__).with_name("triton_jit.py")
+    spec = importlib.util.spec_from_file_location("adagrad.impl._triton_jit_compiled", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kernel = module.adagrad_kernel
+    signature = {arg: "constexpr" for arg in kernel.arg_names}
+    signature.update(table_ptr="*i64", blocks_ptr="*i64", hyper_ptr="*fp64", scale_ptr="*fp32", inf_ptr="*fp32",
+                     elem_like_ptr=pointer, step_like_ptr="*fp64")  # fmt: skip
+    constants = dict(MAXIMIZE=True, HAS_WD=True, HAS_SCALE=True, HAS_INF=True,
+                     COMPUTE=tl.float64 if name == "float64" else tl.float32, IS_FP64=name == "float64",
+                     IS_BF16=name == "bfloat16", ROW=triton_kernel.ROW, BLOCK=triton_kernel.BLOCK_SIZE)  # fmt: skip
+    compiled = triton.compile(
+        ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32), options=dict(triton_kernel.LAUNCH_OPTIONS)
+    )
+    ptx = compiled.asm["ptx"]
+    sqrts = ptx.count(f"sqrt.rn.{suffix}")
+    assert sqrts > 0 and ptx.count(f"div.rn.{suffix}") >= 2 * sqrts  # unscale and update
+    assert ptx.count(f"fma.rn.{suffix}") == 2 * sqrts
+    assert "approx" not in ptx and ".ftz" not in ptx
