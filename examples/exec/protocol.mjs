@@ -9,7 +9,9 @@
 
 import { createInterface } from "node:readline";
 
-const WIDTH = { float64: 16, float32: 8, float16: 4, bfloat16: 4 };
+// The decoder is shared with the golden-fixture reader: one copy of the encoding's rules.
+import { decodeArray, halfToNumber } from "../../fixtures/readers/hexarray.mjs";
+
 const view = new DataView(new ArrayBuffer(8));
 
 const roundEven = (x) => { // to nearest integer, ties to even (Math.round rounds ties up)
@@ -33,13 +35,6 @@ function toHalfBits(x) {
   return sign | ((e + 15) << 10) | frac;
 }
 
-function halfToNumber(bits) {
-  const sign = bits & 0x8000 ? -1 : 1, exp = (bits >> 10) & 0x1f, frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 function toBf16Bits(x) {
   view.setFloat32(0, x);
   const f = view.getUint32(0);
@@ -58,16 +53,6 @@ export function roundTo(x, dtype) {
   }
 }
 
-function decodeElement(hex, dtype) {
-  switch (dtype) {
-    case "float64": view.setBigUint64(0, BigInt("0x" + hex)); return view.getFloat64(0);
-    case "float32": view.setUint32(0, parseInt(hex, 16)); return view.getFloat32(0);
-    case "bfloat16": view.setUint32(0, parseInt(hex, 16) << 16 >>> 0); return view.getFloat32(0);
-    case "float16": return halfToNumber(parseInt(hex, 16));
-    default: throw new Error(`unsupported dtype ${dtype}`);
-  }
-}
-
 function encodeElement(x, dtype) {
   switch (dtype) {
     case "float64": view.setFloat64(0, x); return view.getBigUint64(0).toString(16).padStart(16, "0");
@@ -78,12 +63,8 @@ function encodeElement(x, dtype) {
   }
 }
 
-/** {dtype, shape, hex} -> {dtype, shape, data: Float64Array}. */
-export function decode(obj) {
-  if (!(obj.dtype in WIDTH)) throw new Error(`unsupported dtype ${obj.dtype}`);
-  const items = obj.hex === "" ? [] : obj.hex.split(" ");
-  return { dtype: obj.dtype, shape: obj.shape, data: Float64Array.from(items, (h) => decodeElement(h, obj.dtype)) };
-}
+/** {dtype, shape, hex} -> {dtype, shape, data: Float64Array} (fixtures/readers/hexarray.mjs). */
+export const decode = decodeArray;
 
 /** {dtype, shape, data} -> {dtype, shape, hex}; data must already be rounded to dtype. */
 export function encode(arr) {
