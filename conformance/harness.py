@@ -1,125 +1,116 @@
-"""Run one case on a target and on the oracle, and compare them under the error model.
+"""Run one case on a target and have it judged by the oracle's process.
 
-A :class:`Case` is plain data: dtype, param groups with their hyperparameters, initial values,
-a gradient (dense, sparse or None) per parameter per step, optional edits of hyperparameters
-between steps, and optionally a starting state (teacher forcing). :func:`check_case` runs it on
-the target (through torch's Optimizer API only) and on :class:`adagrad.reference.ReferenceAdagrad`,
-following every element's tolerance with :class:`~.error_model.ErrorTracker`, and raises
-:class:`ConformanceFailure` with a reproducing snippet on the first step that is off.
+A :class:`~.case.Case` is plain data: dtype, param groups with their hyperparameters, initial
+values, a gradient (dense, sparse or None) per parameter per step, optional edits of
+hyperparameters between steps, and optionally a starting state (teacher forcing).
+:func:`check_case` runs it on the target (through torch's Optimizer API only), reads what the
+target holds after each step bit-exactly (:mod:`.tensor_bits`), and sends case and trajectory to
+the oracle's process (:mod:`.oracle_service`), which runs :class:`adagrad.reference.ReferenceAdagrad`
+and compares under the error model (:mod:`.comparison`). No oracle arithmetic and no comparison
+runs in the process that runs the target. A deviation raises :class:`ConformanceFailure` with the
+first failing step and a reproducing snippet.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from hypothesis import reject
 from hypothesis.control import currently_in_test_context
 
-from adagrad.reference import Param, ReferenceAdagrad, SparseGrad, densify
+from adagrad.reference import SparseGrad
 
-from .dtypes import FORMATS, torch_dtype, ulp
-from .error_model import ErrorTracker
+from .case import Case, TargetStep, Trajectory, clone_case
+from .codec import encode_case, encode_trajectory
+from .comparison import HYPER_DEFAULTS, OutsideErrorModel, compare_arrays, run_oracle
+from .tensor_bits import decode_bits, tensor_bits, tensor_from_values
+from .run_state import first_failure, test_id
 from .target import Target
 
-__all__ = ["Case", "ConformanceFailure", "OutsideErrorModel", "build_target", "check_case", "clone_case", "run_oracle", "run_target", "snippet", "to_numpy", "to_torch"]
+__all__ = [
+    "Case", "ConformanceFailure", "OutsideErrorModel", "build_target", "check_case", "clone_case", "compare_arrays",
+    "judge", "read_step", "run_target_steps", "run_oracle", "run_target", "snippet", "to_numpy", "to_torch",
+]
 
-HYPER_KEYS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
-Grad = np.ndarray | SparseGrad | None
+Grad = Any
 Recorder = Callable[[float], None]
 
 
 class ConformanceFailure(AssertionError):
-    """A target's result is outside the error model (or structurally wrong)."""
+    """A target's result is outside the error model (or structurally wrong).
 
-
-class OutsideErrorModel(ConformanceFailure):
-    """The case's inputs lie where the error model gives no bound (an underflowed denominator):
-    the case, not the target, is at fault. Drawn cases are rejected; fixed cases fail loudly."""
-
-
-@dataclass
-class Case:
-    """One trajectory. Values are float64 (complex128) arrays already representable in ``dtype``.
-
-    Attributes:
-        dtype: parameter dtype name (float64, float32, float16, bfloat16, complex64, complex128).
-        params: initial parameter values.
-        grads: ``grads[step][param]``; None means the parameter has no gradient that step.
-        groups: param groups: hyperparameter dicts with ``"params"`` as indices into ``params``;
-            a group with ``"added_at": k`` is added by ``add_param_group`` before step k.
-        options: extra constructor keywords (``foreach``, ``fused``, ...).
-        edits: ``{step: [(group, key, value)]}`` applied to ``param_groups`` before that step.
-        start: teacher forcing: ``(sum, step)`` per parameter loaded before the first step.
-        lr_tensor_dtype: pass each group's lr as a 1-element tensor of this dtype.
+    ``details`` holds the structured failure (step, tensor, index, values, ulps, tolerance) and
+    ``size`` the case's size (elements x steps), for the report.
     """
 
-    dtype: str
-    params: list[np.ndarray]
-    grads: list[list[Grad]]
-    groups: list[dict[str, Any]]
-    options: dict[str, Any] = field(default_factory=dict)
-    edits: dict[int, list[tuple[int, str, Any]]] = field(default_factory=dict)
-    start: list[tuple[np.ndarray, int]] | None = None
-    lr_tensor_dtype: str | None = None
-
-    @property
-    def real_dtype(self) -> str:
-        return {"complex64": "float32", "complex128": "float64"}.get(self.dtype, self.dtype)
-
-    def group_of(self, index: int) -> int:
-        return next(g for g, group in enumerate(self.groups) if index in group["params"])
+    def __init__(self, message: str, details: dict[str, Any] | None = None, size: int | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+        self.size = size
 
 
 # -- torch side ---------------------------------------------------------------------------------
-def to_torch(x: np.ndarray, dtype: str):
-    """A torch tensor of ``dtype`` holding ``x`` (float64/complex128 values, exact in ``dtype``)."""
-    import torch
-
-    return torch.as_tensor(np.array(x)).to(torch_dtype(dtype))
+def to_torch(x: np.ndarray, dtype: str, device: str = "cpu"):
+    """A torch tensor of ``dtype`` holding ``x`` (float64/complex128 values, exact in ``dtype``),
+    built from bit patterns with no floating-point arithmetic."""
+    t = tensor_from_values(np.asarray(x), dtype)
+    return t if device == "cpu" else t.to(device)
 
 
 def to_numpy(t) -> np.ndarray:
-    """A float64 (complex128) NumPy copy of a tensor, whatever its dtype, device or layout."""
-    import torch
-
-    t = t.detach().to("cpu")
-    if t.is_sparse:
-        t = t.to_dense()
-    wide = torch.complex128 if t.is_complex() else torch.float64
-    return t.to(wide).numpy().copy()
+    """A float64 (complex128) NumPy copy of a tensor, read bit-exactly (any dtype, device, layout)."""
+    dtype, bits = tensor_bits(t)
+    v = decode_bits(bits, dtype)
+    return v[..., 0] + 1j * v[..., 1] if t.is_complex() else v
 
 
-def _torch_grad(g: Grad, dtype: str):
+def _torch_grad(g: Grad, case: Case):
     import torch
 
     if g is None:
         return None
     if isinstance(g, SparseGrad):
         return torch.sparse_coo_tensor(
-            torch.as_tensor(np.asarray(g.indices), dtype=torch.int64), to_torch(g.values, dtype), g.shape
-        )
-    return to_torch(g, dtype)
+            torch.as_tensor(np.asarray(g.indices), dtype=torch.int64), to_torch(g.values, case.dtype), g.shape
+        ).to(case.device)
+    return to_torch(g, case.dtype, case.device)
 
 
 def _lr_value(case: Case, lr: Any) -> Any:
     if case.lr_tensor_dtype is None:
         return lr
-    return to_torch(np.array(lr), case.lr_tensor_dtype)
+    import torch
+
+    # rounded to the lr tensor's dtype as a user's torch.tensor(lr, dtype=...) rounds it
+    return torch.tensor(float(lr), dtype=getattr(torch, case.lr_tensor_dtype), device=case.device)
+
+
+def _given(case: Case, hyper: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters a user would write: those at torch's default are left out (so that a
+    target without, say, ``lr_decay`` can run every case that does not need it), unless the
+    constructor sets that key otherwise (then the group must say it)."""
+    out = {}
+    for k, v in hyper.items():
+        if k in HYPER_DEFAULTS and k not in case.options and _same(v, HYPER_DEFAULTS[k]):
+            continue
+        out[k] = _lr_value(case, v) if k == "lr" else v
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b or (isinstance(a, float) and isinstance(b, float) and a == b)
 
 
 def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
     """Construct the target's optimizer for ``case``; returns ``(optimizer, params)``."""
-    tensors = [to_torch(p, case.dtype).requires_grad_(True) for p in case.params]
+    tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]
     if len(case.groups) == 1 and "added_at" not in case.groups[0]:  # the everyday form: hyperparameters as constructor keywords
-        hyper = {k: v for k, v in case.groups[0].items() if k != "params"}
-        if "lr" in hyper:
-            hyper["lr"] = _lr_value(case, hyper["lr"])
+        hyper = _given(case, {k: v for k, v in case.groups[0].items() if k != "params"})
         opt = target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options)
         return _load_start(opt, case), tensors
     groups = [_target_group(case, g, tensors) for g in case.groups if "added_at" not in g]
@@ -127,9 +118,7 @@ def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
 
 
 def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict[str, Any]:
-    g = {k: v for k, v in group.items() if k not in ("params", "added_at")}
-    if "lr" in g:
-        g["lr"] = _lr_value(case, g["lr"])
+    g = _given(case, {k: v for k, v in group.items() if k not in ("params", "added_at")})
     g["params"] = [tensors[i] for i in group["params"]]
     return g
 
@@ -141,13 +130,47 @@ def _load_start(opt: Any, case: Case) -> Any:
 
         sd = opt.state_dict()
         for i, (s, t) in enumerate(case.start):
-            sd["state"][i] = {"step": torch.tensor(float(t)), "sum": to_torch(s, case.dtype)}
+            sd["state"][i] = {"step": torch.tensor(float(t)), "sum": to_torch(s, case.dtype, case.device)}
         opt.load_state_dict(sd)
     return opt
 
 
-def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None):
-    """Yield ``(params, sums, steps)`` after each step of the case on the target (NumPy copies)."""
+def _step_value(step: Any) -> Any:
+    """A step count as the target holds it: a tensor's bits (its dtype is part of the answer)."""
+    import torch
+
+    if isinstance(step, torch.Tensor):
+        if step.is_floating_point():
+            return tensor_bits(step)
+        return int(step.item())
+    return step if isinstance(step, (int, float)) else None
+
+
+def read_step(opt: Any, tensors: list[Any], case: Case, k: int) -> TargetStep:
+    """What the target holds after step ``k`` of ``case``: params, and state through state_dict."""
+    params = [tensor_bits(p) for p in tensors]
+    try:
+        state = opt.state_dict()["state"]
+    except Exception as exc:  # noqa: BLE001 - a target whose state cannot be read fails here
+        return TargetStep(params, [None] * len(tensors), [None] * len(tensors), f"state_dict() raised {type(exc).__name__}: {exc}")
+    # state_dict ids number the parameters in group order
+    order = [i for g in case.groups if g.get("added_at", 0) <= k for i in g["params"]]
+    sums: list[Any] = [None] * len(tensors)
+    steps: list[Any] = [None] * len(tensors)
+    for sid, i in enumerate(order):
+        entry = state.get(sid)
+        if entry is None:
+            continue
+        try:
+            sums[i] = tensor_bits(entry["sum"])
+            steps[i] = _step_value(entry["step"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            return TargetStep(params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})")
+    return TargetStep(params, sums, steps)
+
+
+def run_target_steps(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None) -> Iterator[TargetStep]:
+    """Yield what the target holds after each step of the case (bit patterns)."""
     opt, tensors = opt_and_params or build_target(target, case)
     for k, step_grads in enumerate(case.grads):
         for group in case.groups:
@@ -156,195 +179,89 @@ def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]]
         for gi, key, value in case.edits.get(k, []):
             opt.param_groups[gi][key] = _lr_value(case, value) if key == "lr" else value
         for p, g in zip(tensors, step_grads):
-            p.grad = _torch_grad(g, case.dtype)
+            p.grad = _torch_grad(g, case)
         opt.step()
-        state = opt.state_dict()["state"]
-        sums = [to_numpy(state[i]["sum"]) if i in state else None for i in range(len(tensors))]
-        # state_dict ids number the parameters in group order
-        order = [i for g in case.groups if g.get("added_at", 0) <= k for i in g["params"]]
-        sums: list[np.ndarray | None] = [None] * len(tensors)
-        steps = [0] * len(tensors)
-        for sid, i in enumerate(order):
-            if sid in state:
-                sums[i] = to_numpy(state[sid]["sum"])
-                steps[i] = int(float(state[sid]["step"]))
-        yield [to_numpy(p) for p in tensors], sums, steps
+        yield read_step(opt, tensors, case, k)
 
 
-# -- oracle side --------------------------------------------------------------------------------
-def _pairs(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    return np.stack([x.real, x.imag], axis=-1) if np.iscomplexobj(x) else x
+def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None):
+    """Yield ``(params, sums, steps)`` after each step, as float64/complex128 NumPy arrays."""
+    cplx = case.dtype.startswith("complex")
+
+    def values(b):
+        if b is None:
+            return None
+        v = decode_bits(b[1], b[0])
+        return v[..., 0] + 1j * v[..., 1] if cplx else v
+
+    for st in run_target_steps(target, case, opt_and_params):
+        steps = [int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else (0 if s is None else int(s)) for s in st.steps]
+        yield [values(p) for p in st.params], [values(s) for s in st.sums], steps
 
 
-def run_oracle(case: Case):
-    """Yield ``(params, sums, steps, param_bounds, sum_bounds)`` after each step of the case."""
-    params = [Param(p) for p in case.params]
+# -- judging --------------------------------------------------------------------------------------
+def _oracle():
+    from .oracle_service import OracleClient
 
-    def oracle_group(g: dict[str, Any]) -> dict[str, Any]:
-        return {**{k: v for k, v in g.items() if k not in ("params", "added_at")}, "params": [params[i] for i in g["params"]]}
-
-    opt = ReferenceAdagrad([oracle_group(g) for g in case.groups if "added_at" not in g])
-    trackers = []
-    for i, p in enumerate(params):
-        tau = case.groups[case.group_of(i)].get("initial_accumulator_value", 0.0)
-        trackers.append(ErrorTracker(case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau,
-                                     exact_start=case.start is not None))  # a loaded state is exact in the dtype
-    if case.start is not None:
-        for p, (s, t) in zip(params, case.start):
-            opt.state[p] = {"step": int(t), "sum": np.array(s, dtype=p.data.dtype)}
-    bounds = [(tr.current().param, tr.current().sum) for tr in trackers]
-    for k, step_grads in enumerate(case.grads):
-        for g in case.groups:
-            if g.get("added_at") == k:
-                opt.add_param_group(oracle_group(g))
-        for gi, key, value in case.edits.get(k, []):
-            opt.param_groups[gi][key] = value
-        for i, (p, g) in enumerate(zip(params, step_grads)):
-            p.grad = g
-            if g is None or p not in opt.state:  # no gradient, or not handed to the optimizer yet
-                continue
-            group = next(gr for gr in opt.param_groups if any(q is p for q in gr["params"]))
-            hyper = {k2: group[k2] for k2 in ("lr_decay", "weight_decay", "eps", "maximize")}
-            hyper["lr"] = _oracle_lr(case, group["lr"])
-            hyper["lr_dtype"] = case.lr_tensor_dtype
-            touched = None
-            if isinstance(g, SparseGrad):
-                dense = densify(g)
-                touched = np.zeros(p.data.shape, dtype=bool)
-                touched[tuple(np.asarray(g.indices))] = True
-                hyper["grad_err"] = _coalesce_error(g, case.real_dtype)
-            else:
-                dense = np.asarray(g)
-            state = opt.state[p]
-            b = trackers[i].step(_pairs(p.data), _pairs(dense), _pairs(state["sum"]), state["step"], touched=touched, **hyper)
-            bounds[i] = (b.param, b.sum)
-        for group in opt.param_groups:  # the oracle receives the lr as the target's tensor holds it
-            group["lr"] = _oracle_lr(case, group["lr"])
-        opt.step()
-        yield (
-            [p.data.copy() for p in params],
-            [opt.state[p]["sum"].copy() if p in opt.state else None for p in params],
-            [opt.state[p]["step"] if p in opt.state else 0 for p in params],
-            [b[0] for b in bounds],
-            [b[1] for b in bounds],
-        )
+    return OracleClient.start()
 
 
-def _coalesce_error(g: SparseGrad, dtype: str) -> np.ndarray:
-    """Bound on the rounding of summing duplicate entries in ``dtype``: (k - 1) u sum|v| per element."""
-    fmt = FORMATS[dtype]
-    idx = tuple(np.asarray(g.indices))
-    count = np.zeros(g.shape, dtype=np.float64)
-    np.add.at(count, idx, np.ones_like(np.asarray(g.values, dtype=np.float64)))
-    magnitude = np.zeros(g.shape, dtype=np.float64)
-    np.add.at(magnitude, idx, np.abs(np.asarray(g.values, dtype=np.float64)))
-    return np.maximum(count - 1, 0) * (fmt.u * magnitude + fmt.underflow)
+def _current_test() -> str | None:
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return test.rsplit(" (", 1)[0] or None
 
 
-def _oracle_lr(case: Case, lr: Any) -> float:
-    if case.lr_tensor_dtype is None:
-        return float(lr)
-    from .dtypes import round_to
+def judge(target: Target, case: Case, trajectory: Trajectory, record: Recorder | None = None, *, what: str = "") -> float:
+    """Have the oracle's process judge ``trajectory`` (the target's steps of ``case``).
 
-    return float(round_to(np.array(float(lr)), case.lr_tensor_dtype))
-
-
-# -- comparison ---------------------------------------------------------------------------------
-def compare_arrays(
-    actual: np.ndarray, expected: np.ndarray, bound: np.ndarray, dtype: str, previous: np.ndarray | None = None
-) -> tuple[float, str | None]:
-    """Worst error in ulps of ``dtype`` and a description of the worst violation (None if none).
-
-    Ulps are counted at the magnitude of the step, ``max(|expected|, |previous|)`` (the value
-    before the step), so that a result that cancels to near zero is not reported as millions of
-    ulps. Non-finite expected values must be matched exactly (NaN by NaN, inf by the same inf).
-
-    Raises:
-        OutsideErrorModel: a finite expected value has no bound (the case is invalid).
+    Returns the worst error in ulps; raises :class:`ConformanceFailure` on a deviation; a drawn
+    case outside the error model is rejected (hypothesis draws another), a fixed one fails.
     """
-    fmt = FORMATS[dtype]
-    a, e = _pairs(actual).astype(np.float64), _pairs(expected).astype(np.float64)
-    scale = np.abs(e) if previous is None else np.maximum(np.abs(e), np.abs(_pairs(previous)))
-    b = np.broadcast_to(bound, e.shape)
-    if a.shape != e.shape:
-        return np.inf, f"shape {a.shape[: a.ndim]} where {e.shape} was expected"
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(e)
-        same_special = (np.isnan(e) & np.isnan(a)) | (~finite & ~np.isnan(e) & (a == e))
-        err = np.where(finite, np.abs(a - e), np.where(same_special, 0.0, np.inf))
-        err = np.where(np.isnan(err), np.inf, err)
-        units = ulp(np.where(np.isfinite(scale), scale, 0.0), fmt)
-        err_ulps = np.where(finite, err / units, np.where(same_special, 0.0, np.inf))
-        if np.isinf(b[finite]).any():
-            n = int(np.isinf(b[finite]).sum())
-            raise OutsideErrorModel(
-                f"{n} element(s) lie outside the error model (a denominator below the dtype's "
-                "resolution): the case itself is invalid"
-            )
-        # non-finite expected values: exact match; finite ones: within the bound (a NaN bound fails)
-        bad = np.where(finite, ~(err <= b), ~same_special)
-    worst = float(err_ulps.max()) if err_ulps.size else 0.0
-    if not bad.any():
-        return worst, None
-    idx = np.unravel_index(int(np.argmax(np.where(bad, err_ulps, -1))), e.shape)
-    return worst, (
-        f"{int(bad.sum())} of {bad.size} element(s) outside the error model; worst at {tuple(int(i) for i in idx)}: "
-        f"target {a[idx]!r}, oracle {e[idx]!r}, |diff| {err[idx]:.3g} = {err_ulps[idx]:.3g} ulps, "
-        f"tolerance {b[idx] / units[idx]:.3g} ulps"
-    )
+
+    answer = _oracle().request({"op": "check", "case": encode_case(case), "trajectory": encode_trajectory(trajectory),
+                                "test_id": test_id(_current_test() or "")})
+    record_steps = getattr(record, "record_steps", None)
+    if record_steps is not None and answer["per_step"]:
+        record_steps(case.real_dtype, answer["per_step"])
+    record_size = getattr(record, "record_size", None)
+    if record_size is not None:
+        record_size(case.size)
+    if answer["outside"]:
+        if currently_in_test_context():
+            reject()  # a drawn case outside the model's domain: draw another
+        _fail(target, case, answer["outside"], what, {"statement": answer["outside"]})
+    failure = answer["failure"]
+    if failure is not None:
+        _fail(target, case, failure["statement"], what, failure)
+    if record is not None:
+        record(answer["worst_ulps"])
+    return float(answer["worst_ulps"])
 
 
 def check_case(target: Target, case: Case, record: Recorder | None = None, *, what: str = "") -> float:
-    """Run ``case`` on target and oracle; raise :class:`ConformanceFailure` at the first deviation.
+    """Run ``case`` on target, have the oracle judge it; raise :class:`ConformanceFailure` if off.
 
     Returns the worst error seen, in ulps of the dtype; ``record`` receives it too. A recorder
-    with a ``record_steps(dtype, errors)`` method (the plugin's) also receives the worst error of
-    each step, the failing step included, for plots of error against step.
+    with ``record_steps(dtype, errors)`` (the plugin's) also receives the worst error of each step,
+    the failing step included, for plots of error against step.
     """
-    worst = 0.0
-    per_step: list[float] = []
-    dtype = case.real_dtype
-    before = [list(case.params), [s for s, _ in case.start] if case.start else [None] * len(case.params)]
+    trajectory: Trajectory = []
     try:
-        for k, (got, want) in enumerate(zip(run_target(target, case), run_oracle(case))):
-            params, sums, steps = got
-            w_params, w_sums, w_steps, b_params, b_sums = want
-            per_step.append(0.0)
-            for i in range(len(case.params)):
-                if steps[i] != w_steps[i]:
-                    _fail(target, case, f"param {i} after step {k + 1}: step count {steps[i]}, expected {w_steps[i]}", what)
-                for name, a, e, b, prev in (
-                    ("param", params[i], w_params[i], b_params[i], before[0][i]),
-                    ("sum", sums[i], w_sums[i], b_sums[i], before[1][i]),
-                ):
-                    if e is None:  # not handed to the optimizer yet (a group added later)
-                        continue
-                    if a is None:
-                        _fail(target, case, f"param {i} after step {k + 1}: no state", what)
-                    try:
-                        ulps, problem = compare_arrays(a, e, b, dtype, prev)
-                    except OutsideErrorModel as exc:
-                        if currently_in_test_context():
-                            reject()  # a drawn case outside the model's domain: draw another
-                        _fail(target, case, f"{name} {i} after step {k + 1}: {exc}", what)
-                    per_step[-1] = max(per_step[-1], ulps)  # inf where a NaN or inf was wrong
-                    worst = max(worst, ulps if np.isfinite(ulps) else worst)
-                    if problem:
-                        _fail(target, case, f"{name} {i} after step {k + 1}: {problem}", what)
-            before = [w_params, w_sums]
-    finally:
-        record_steps = getattr(record, "record_steps", None)
-        if record_steps is not None and per_step:
-            record_steps(dtype, per_step)
-    if record is not None:
-        record(worst)
-    return worst
+        for st in run_target_steps(target, case):
+            trajectory.append(st)
+            if st.error:
+                break
+    except Exception as exc:  # target code raised: the first failure is recorded before shrinking
+        first_failure(f"{what + ': ' if what else ''}the target raised {type(exc).__name__}: {exc}", case.size)
+        raise
+    return judge(target, case, trajectory, record, what=what)
 
 
-def _fail(target: Target, case: Case, message: str, what: str) -> None:
+def _fail(target: Target, case: Case, message: str, what: str, details: dict[str, Any]) -> None:
     head = f"{what}: " if what else ""
-    raise ConformanceFailure(f"{head}{message}\n\nReproduce with:\n{snippet(target, case)}")
+    first_failure(head + message, case.size, details)
+    raise ConformanceFailure(f"{head}{message}\n\nReproduce with:\n{snippet(target, case)}",
+                             {**details, "snippet": snippet(target, case)}, case.size)
 
 
 # -- reproduction -------------------------------------------------------------------------------
@@ -404,11 +321,3 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
         lines.append("opt.step()")
     lines.append("print([p.detach() for p in params], opt.state_dict()['state'])")
     return "\n".join("    " + line for line in lines)
-
-
-def clone_case(case: Case, **changes: Any) -> Case:
-    """A deep copy of ``case`` with some fields replaced."""
-    new = copy.deepcopy(case)
-    for k, v in changes.items():
-        setattr(new, k, v)
-    return new
