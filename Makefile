@@ -1,7 +1,7 @@
 # Everyday targets. `make setup` and `make test` are the README's two commands.
 PY := .venv/bin/python
 
-.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths clean
+.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths report-check clean
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -31,6 +31,11 @@ fixtures-check:
 
 compat:
 	$(PY) -m adagrad.conformance.compat
+
+# Render a passing and a failing HTML report, open each in headless Chromium (Debian package
+# `chromium`), save screenshots to reports/screenshots/; fails on console errors or broken images.
+report-check:
+	$(PY) tools/report_check.py
 
 check-torch:
 	$(PY) -m adagrad.conformance.cli check torch.optim:Adagrad

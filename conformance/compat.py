@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
 from .adapters.base import CLAIMABLE
 from .features import FEATURES
 from .report import failure_text, feature_rows, smallest_failure, unsupported_reasons, verdict, verdict_line
@@ -43,17 +44,71 @@ class Library:
 
 _A = "adagrad.conformance.adapters"
 LIBRARIES = (
-    Library("torch", "torch.optim.Adagrad 2.13 (the baseline; its known divergences D1, D3, D5 accepted)",
-            ("torch.optim:Adagrad",), ("torch",), ""),
-    Library("optax", "optax.adagrad (JAX, x64 on)", ("--adapter", "functional", f"{_A}.optax_adagrad:OptaxAdagrad"), ("optax", "jax"), "optax"),
-    Library("keras", "keras.optimizers.Adagrad, Keras 3, torch backend", ("--adapter", "functional", f"{_A}.keras_adagrad:KerasAdagrad"), ("keras",), "keras"),
-    Library("tf-keras", "keras.optimizers.Adagrad on TensorFlow (tf.keras)", ("--adapter", "functional", f"{_A}.tensorflow_adagrad:TfKerasAdagrad"), ("tensorflow", "keras"), "tensorflow"),
-    Library("tf-raw-op", "tf.raw_ops.ResourceApplyAdagradV2 (the ApplyAdagradV2 kernel)", ("--adapter", "functional", f"{_A}.tensorflow_adagrad:ApplyAdagradV2"), ("tensorflow",), "tensorflow"),
-    Library("mlx", "mlx.optimizers.Adagrad (CPU)", ("--adapter", "functional", f"{_A}.mlx_adagrad:MlxAdagrad"), ("mlx",), "mlx"),
-    Library("paddle", "paddle.optimizer.Adagrad (dynamic graph, CPU)", ("--adapter", "functional", f"{_A}.paddle_adagrad:PaddleAdagrad"), ("paddle",), "paddle"),
-    Library("onnx", "ONNX ai.onnx.preview.training Adagrad, onnx.reference evaluator", ("--adapter", "functional", f"{_A}.onnx_adagrad:OnnxAdagrad"), ("onnx",), "onnx"),
-    Library("node-example", "examples/exec/adagrad.mjs over the subprocess protocol (Node.js)", ("--exec", "node examples/exec/adagrad.mjs"), (), ""),
+    Library(
+        "torch",
+        "torch.optim.Adagrad 2.13 (the baseline; its known divergences D1, D3, D5 accepted)",
+        ("torch.optim:Adagrad",),
+        ("torch",),
+        "",
+    ),
+    Library(
+        "optax",
+        "optax.adagrad (JAX, x64 on)",
+        ("--adapter", "functional", f"{_A}.optax_adagrad:OptaxAdagrad"),
+        ("optax", "jax"),
+        "optax",
+    ),
+    Library(
+        "keras",
+        "keras.optimizers.Adagrad, Keras 3, torch backend",
+        ("--adapter", "functional", f"{_A}.keras_adagrad:KerasAdagrad"),
+        ("keras",),
+        "keras",
+    ),
+    Library(
+        "tf-keras",
+        "keras.optimizers.Adagrad on TensorFlow (tf.keras)",
+        ("--adapter", "functional", f"{_A}.tensorflow_adagrad:TfKerasAdagrad"),
+        ("tensorflow", "keras"),
+        "tensorflow",
+    ),
+    Library(
+        "tf-raw-op",
+        "tf.raw_ops.ResourceApplyAdagradV2 (the ApplyAdagradV2 kernel)",
+        ("--adapter", "functional", f"{_A}.tensorflow_adagrad:ApplyAdagradV2"),
+        ("tensorflow",),
+        "tensorflow",
+    ),
+    Library(
+        "mlx",
+        "mlx.optimizers.Adagrad (CPU)",
+        ("--adapter", "functional", f"{_A}.mlx_adagrad:MlxAdagrad"),
+        ("mlx",),
+        "mlx",
+    ),
+    Library(
+        "paddle",
+        "paddle.optimizer.Adagrad (dynamic graph, CPU)",
+        ("--adapter", "functional", f"{_A}.paddle_adagrad:PaddleAdagrad"),
+        ("paddle",),
+        "paddle",
+    ),
+    Library(
+        "onnx",
+        "ONNX ai.onnx.preview.training Adagrad, onnx.reference evaluator",
+        ("--adapter", "functional", f"{_A}.onnx_adagrad:OnnxAdagrad"),
+        ("onnx",),
+        "onnx",
+    ),
+    Library(
+        "node-example",
+        "examples/exec/adagrad.mjs over the subprocess protocol (Node.js)",
+        ("--exec", "node examples/exec/adagrad.mjs"),
+        (),
+        "",
+    ),
 )
+
 
 def _installed(lib: Library) -> str | None:
     """None if the library imports, else why not."""
@@ -85,8 +140,9 @@ def load_saved(lib: Library, workdir: Path) -> Checked | None:
     if not (report.exists() and meta.exists()):
         return None
     info = json.loads(meta.read_text())
-    return Checked(lib.name, as_report(json.loads(report.read_text())), seconds=info["seconds"],
-                   exit_status=info["exit_status"])
+    return Checked(
+        lib.name, as_report(json.loads(report.read_text())), seconds=info["seconds"], exit_status=info["exit_status"]
+    )
 
 
 def run_library(lib: Library, workdir: Path, timeout: float = 900) -> Checked:
@@ -98,14 +154,20 @@ def run_library(lib: Library, workdir: Path, timeout: float = 900) -> Checked:
     cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", *lib.args, "--no-shrink", "--report", str(out)]
     start = time.monotonic()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1]
+        )
     except subprocess.TimeoutExpired:
         return Checked(lib.name, skipped=f"the check did not finish in {timeout:.0f} s")
     if not out.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         return Checked(lib.name, skipped=f"the check did not run (exit {proc.returncode}): {' '.join(tail)}")
-    checked = Checked(lib.name, as_report(json.loads(out.read_text())), seconds=round(time.monotonic() - start),
-                      exit_status=proc.returncode)
+    checked = Checked(
+        lib.name,
+        as_report(json.loads(out.read_text())),
+        seconds=round(time.monotonic() - start),
+        exit_status=proc.returncode,
+    )
     _save(checked, workdir)
     return checked
 
@@ -125,10 +187,18 @@ def measured(result: Result) -> str:
 
 
 #: How a feature's status reads in the matrix (an adapter that cannot express a feature does not claim it).
-_CELL = {"ok": "conformant", "FAIL": "**differs**", "partial": "conformant (part unsupported)",
-         "not claimed": "unsupported"}
-_VERDICT = {"conformant": "conformant", "non-conformant": "**differs**", "not-verified": "not verified",
-            "interrupted": "interrupted"}
+_CELL = {
+    "ok": "conformant",
+    "FAIL": "**differs**",
+    "partial": "conformant (part unsupported)",
+    "not claimed": "unsupported",
+}
+_VERDICT = {
+    "conformant": "conformant",
+    "non-conformant": "**differs**",
+    "not-verified": "not verified",
+    "interrupted": "interrupted",
+}
 
 
 def _cells(checked: Checked, features: list[str]) -> list[str]:
@@ -160,8 +230,11 @@ def render(checked: list[Checked]) -> str:
     columns = [_cells(c, features) for c in checked]
     for i, feature in enumerate(features):
         out.append(f"| {feature} | " + " | ".join(col[i] for col in columns) + " |")
-    out.append("| **verdict** | " + " | ".join("n/a" if c.report is None else _VERDICT[verdict(c.report)[0]]
-                                               for c in checked) + " |")
+    out.append(
+        "| **verdict** | "
+        + " | ".join("n/a" if c.report is None else _VERDICT[verdict(c.report)[0]] for c in checked)
+        + " |"
+    )
     out += ["", "## Per library", ""]
     lib_by_name = {lib.name: lib for lib in LIBRARIES}
     for c in checked:
@@ -171,8 +244,11 @@ def render(checked: list[Checked]) -> str:
             out += [f"Not checked: {c.skipped}.", ""]
             continue
         rep = c.report
-        out += [f"`adagrad-conformance check {' '.join(lib.args)}`: {verdict(rep)[0]}, "
-                f"{len(rep.results)} tests in {c.seconds if c.seconds is not None else '?'} s.", ""]
+        out += [
+            f"`adagrad-conformance check {' '.join(lib.args)}`: {verdict(rep)[0]}, "
+            f"{len(rep.results)} tests in {c.seconds if c.seconds is not None else '?'} s.",
+            "",
+        ]
         if verdict(rep)[0] == "not-verified":
             out += [verdict_line(rep), ""]
         rows = [row for row in feature_rows(rep) if row.failures]
@@ -184,8 +260,13 @@ def render(checked: list[Checked]) -> str:
                 out.append(f"- **{row.feature}** ({len(row.failures)} tests failed): {measured(first)}")
             out.append("")
         # one line per kind: "lr_decay=0.5: ..." and "lr_decay=0.1: ..." say the same thing
-        reasons = list(dict.fromkeys(re.sub(r"^(\w+)=[^:]+:", r"\1 != default:", x)
-                                     for x in unsupported_reasons(rep) if not x.startswith("feature ")))
+        reasons = list(
+            dict.fromkeys(
+                re.sub(r"^(\w+)=[^:]+:", r"\1 != default:", x)
+                for x in unsupported_reasons(rep)
+                if not x.startswith("feature ")
+            )
+        )
         if reasons:
             out += ["Unsupported (not failures):", "", *(f"- {x}" for x in reasons[:12]), ""]
     return "\n".join(out) + "\n"
@@ -195,10 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run every library (or ``--only`` some) and write the document; 0 unless nothing ran."""
     parser = argparse.ArgumentParser(prog="python -m adagrad.conformance.compat", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "compatibility.md"))
-    parser.add_argument("--only", nargs="*", choices=[lib.name for lib in LIBRARIES], help="libraries to run (default: all)")
-    parser.add_argument("--json-dir", help="keep each library's JSON report here (NAME.json, and NAME.meta.json: time, exit status)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="with --json-dir: take a library's report from an earlier run there instead of running it again")
+    parser.add_argument(
+        "--only", nargs="*", choices=[lib.name for lib in LIBRARIES], help="libraries to run (default: all)"
+    )
+    parser.add_argument(
+        "--json-dir", help="keep each library's JSON report here (NAME.json, and NAME.meta.json: time, exit status)"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --json-dir: take a library's report from an earlier run there instead of running it again",
+    )
     args = parser.parse_args(argv)
     checked: list[Checked] = []
     with tempfile.TemporaryDirectory(prefix="adagrad-compat-") as tmp:
@@ -219,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(render(checked))
     print(f"compat: wrote {args.out}")
     return 0 if any(c.report is not None for c in checked) else 1
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -106,15 +106,17 @@ def feature_rows(report: Report | dict[str, Any]) -> list[FeatureRow]:
         measured = [r.worst_ulps for r in results if r.outcome in ("passed", "failed") and r.worst_ulps is not None]
         failures = [r for r in results if r.outcome in FAILING or (rep.strict and r.outcome == "xpassed")]
         path_keys = [p for p in (None, *PATHS) if any(r.path == p for r in results)]
-        rows.append(FeatureRow(
-            feature=name,
-            status=_status(results, rep.strict, listed),
-            counts={o: sum(r.outcome == o for r in results) for o in OUTCOMES},
-            worst_ulps=max(measured) if measured else None,
-            failing_paths=[p for p in PATHS if any(r.path == p for r in failures)],
-            paths={p: _status([r for r in results if r.path == p], rep.strict, listed) for p in path_keys},
-            failures=failures,
-        ))
+        rows.append(
+            FeatureRow(
+                feature=name,
+                status=_status(results, rep.strict, listed),
+                counts={o: sum(r.outcome == o for r in results) for o in OUTCOMES},
+                worst_ulps=max(measured) if measured else None,
+                failing_paths=[p for p in PATHS if any(r.path == p for r in failures)],
+                paths={p: _status([r for r in results if r.path == p], rep.strict, listed) for p in path_keys},
+                failures=failures,
+            )
+        )
     return rows
 
 
@@ -132,7 +134,9 @@ def smallest_failure(results: list[Result]) -> Result | None:
 
 def message_excerpt(message: str, max_lines: int = 40) -> str:
     """The assertion lines (``E ...``) of a pytest failure text, else its last lines; lines never cut."""
-    lines = [line[4:] if line.startswith("E   ") else line[2:] for line in message.splitlines() if line.startswith("E ")]
+    lines = [
+        line[4:] if line.startswith("E   ") else line[2:] for line in message.splitlines() if line.startswith("E ")
+    ]
     if not lines:
         lines = message.strip().splitlines()[-12:]
     if len(lines) > max_lines:
@@ -216,12 +220,17 @@ def header_lines(report: Report | dict[str, Any]) -> list[str]:
     rep = as_report(report)
     env = rep.environment
     what = rep.description if rep.description.startswith(rep.target) else f"{rep.target} ({rep.description})"
-    lines = [f"Target {what if rep.description else rep.target}",
-             f"adapter {rep.adapter}, profile {rep.profile}, seed {rep.seed}" + (", strict" if rep.strict else ""),
-             f"Python {env.python}, torch {env.torch or '-'}, pytest {env.pytest}, hypothesis {env.hypothesis}"
-             + (f"; plugins {', '.join(env.plugins)}" if env.plugins else "")]
-    left_out = [f"{label}: {', '.join(names)}" for label, names in
-                (("excluded", rep.excluded), ("not claimed", rep.not_claimed)) if names]
+    lines = [
+        f"Target {what if rep.description else rep.target}",
+        f"adapter {rep.adapter}, profile {rep.profile}, seed {rep.seed}" + (", strict" if rep.strict else ""),
+        f"Python {env.python}, torch {env.torch or '-'}, pytest {env.pytest}, hypothesis {env.hypothesis}"
+        + (f"; plugins {', '.join(env.plugins)}" if env.plugins else ""),
+    ]
+    left_out = [
+        f"{label}: {', '.join(names)}"
+        for label, names in (("excluded", rep.excluded), ("not claimed", rep.not_claimed))
+        if names
+    ]
     if left_out:
         lines.append("; ".join(left_out))
     return lines
@@ -230,8 +239,11 @@ def header_lines(report: Report | dict[str, Any]) -> list[str]:
 def run_line(report: Report | dict[str, Any]) -> str:
     """How the run ended, its wall time and the number of timeouts."""
     run = as_report(report).run
-    return (f"Run {run.status}" + (f": {run.reason}" if run.reason else "")
-            + f" ({run.wall_seconds:.1f} s, {run.timeouts} timeout{'s' if run.timeouts != 1 else ''})")
+    return (
+        f"Run {run.status}"
+        + (f": {run.reason}" if run.reason else "")
+        + f" ({run.wall_seconds:.1f} s, {run.timeouts} timeout{'s' if run.timeouts != 1 else ''})"
+    )
 
 
 def diagnosis_summary(report: Report | dict[str, Any]) -> str | None:
@@ -251,20 +263,27 @@ def render_summary(report: Report | dict[str, Any]) -> str:
     rep = as_report(report)
     rows = feature_rows(rep)
     out = ["", *header_lines(rep), ""]
-    head = (f"{'feature':20} {'status':12} {'passed':>6} {'failed':>6} {'accepted':>8} {'xpassed':>7} "
-            f"{'unsupp.':>7} {'not run':>7} {'worst ulps':>10}  failing paths")
+    head = (
+        f"{'feature':20} {'status':12} {'passed':>6} {'failed':>6} {'accepted':>8} {'xpassed':>7} "
+        f"{'unsupp.':>7} {'not run':>7} {'worst ulps':>10}  failing paths"
+    )
     out += [head, "-" * len(head)]
     for row in rows:
         c = row.counts
-        out.append(f"{row.feature:20} {row.status:12} {c['passed']:>6} {row.failed:>6} {c['xfailed']:>8} "
-                   f"{c['xpassed']:>7} {c['unsupported']:>7} {c['not-run']:>7} {fmt_ulps(row.worst_ulps):>10}  "
-                   f"{', '.join(row.failing_paths)}".rstrip())
+        out.append(
+            f"{row.feature:20} {row.status:12} {c['passed']:>6} {row.failed:>6} {c['xfailed']:>8} "
+            f"{c['xpassed']:>7} {c['unsupported']:>7} {c['not-run']:>7} {fmt_ulps(row.worst_ulps):>10}  "
+            f"{', '.join(row.failing_paths)}".rstrip()
+        )
     for row in rows:
         if not row.failures:
             continue
         kinds = ", ".join(f"{n} {o}" for o in (*FAILING, "xpassed") if (n := sum(r.outcome == o for r in row.failures)))
-        out += ["", f"FAILED feature {row.feature}: {len(row.failures)} test(s) ({kinds})"
-                + (f" on path {', '.join(row.failing_paths)}" if row.failing_paths else "")]
+        out += [
+            "",
+            f"FAILED feature {row.feature}: {len(row.failures)} test(s) ({kinds})"
+            + (f" on path {', '.join(row.failing_paths)}" if row.failing_paths else ""),
+        ]
         first = smallest_failure(row.failures)
         assert first is not None  # row.failures is not empty
         size = f", case size {first.case_size}" if first.case_size is not None else ""
@@ -274,7 +293,9 @@ def render_summary(report: Report | dict[str, Any]) -> str:
             out += ["  Reproduce with:", textwrap.indent(first.failure.snippet.rstrip(), "    ")]
         others = [r.id for r in row.failures if r is not first]
         if others:
-            out.append("  Also: " + ", ".join(others[:4]) + (f", and {len(others) - 4} more" if len(others) > 4 else ""))
+            out.append(
+                "  Also: " + ", ".join(others[:4]) + (f", and {len(others) - 4} more" if len(others) > 4 else "")
+            )
     reasons = unsupported_reasons(rep)
     if reasons:
         out += ["", "Unsupported by the implementation (not failures):", *(f"  {r}" for r in reasons)]
@@ -283,8 +304,10 @@ def render_summary(report: Report | dict[str, Any]) -> str:
         out += ["", "Known divergences that occurred (accepted):"]
         out += [f"  {d.id} ({len(d.used_by)} test{'s' if len(d.used_by) > 1 else ''}): {d.reason}" for d in occurred]
     for d in xpassed_divergences(rep):
-        out.append(f"{'error' if rep.strict else 'note'}: divergence {d.id} did not occur in "
-                   f"{len(d.xpassed_by)} of its tests (they passed): {', '.join(d.xpassed_by[:3])}")
+        out.append(
+            f"{'error' if rep.strict else 'note'}: divergence {d.id} did not occur in "
+            f"{len(d.xpassed_by)} of its tests (they passed): {', '.join(d.xpassed_by[:3])}"
+        )
     out += [f"warning: divergence entry {d} matches no collected test" for d in rep.stale_divergences]
     if rep.problems:
         out += ["", "Infrastructure problems (not the target's fault):", *(f"  {p}" for p in rep.problems)]

@@ -100,8 +100,14 @@ class Environment:
 
     def to_json(self) -> dict[str, Any]:
         """The ``environment`` object."""
-        return {"python": self.python, "torch": self.torch, "pytest": self.pytest, "hypothesis": self.hypothesis,
-                "plugins": list(self.plugins), "command": list(self.command)}
+        return {
+            "python": self.python,
+            "torch": self.torch,
+            "pytest": self.pytest,
+            "hypothesis": self.hypothesis,
+            "plugins": list(self.plugins),
+            "command": list(self.command),
+        }
 
 
 @dataclass
@@ -119,23 +125,50 @@ class Failure:
     tolerance_ulps: float | None = None
     snippet: str | None = None
 
-    _KEYS = ("statement", "step", "tensor", "tensor_index", "index", "target", "oracle", "ulps",
-             "tolerance_ulps", "snippet")
+    _KEYS = (
+        "statement",
+        "step",
+        "tensor",
+        "tensor_index",
+        "index",
+        "target",
+        "oracle",
+        "ulps",
+        "tolerance_ulps",
+        "snippet",
+    )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Failure:
         """Read a result's ``failure`` object."""
         d = _take(data, "failure", cls._KEYS)
-        return cls(d["statement"], d["step"], d["tensor"], d["tensor_index"],
-                   None if d["index"] is None else list(d["index"]), _num_in(d["target"]), _num_in(d["oracle"]),
-                   _num_in(d["ulps"]), _num_in(d["tolerance_ulps"]), d["snippet"])
+        return cls(
+            d["statement"],
+            d["step"],
+            d["tensor"],
+            d["tensor_index"],
+            None if d["index"] is None else list(d["index"]),
+            _num_in(d["target"]),
+            _num_in(d["oracle"]),
+            _num_in(d["ulps"]),
+            _num_in(d["tolerance_ulps"]),
+            d["snippet"],
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The ``failure`` object."""
-        return {"statement": self.statement, "step": self.step, "tensor": self.tensor,
-                "tensor_index": self.tensor_index, "index": None if self.index is None else list(self.index),
-                "target": _num_out(self.target), "oracle": _num_out(self.oracle), "ulps": _num_out(self.ulps),
-                "tolerance_ulps": _num_out(self.tolerance_ulps), "snippet": self.snippet}
+        return {
+            "statement": self.statement,
+            "step": self.step,
+            "tensor": self.tensor,
+            "tensor_index": self.tensor_index,
+            "index": None if self.index is None else list(self.index),
+            "target": _num_out(self.target),
+            "oracle": _num_out(self.oracle),
+            "ulps": _num_out(self.ulps),
+            "tolerance_ulps": _num_out(self.tolerance_ulps),
+            "snippet": self.snippet,
+        }
 
 
 @dataclass
@@ -174,8 +207,21 @@ class Result:
     message: str = ""
     failure: Failure | None = None
 
-    _KEYS = ("id", "feature", "path", "outcome", "worst_ulps", "tolerance_ulps", "case_size", "duration",
-             "step_ulps", "unsupported", "divergence", "message", "failure")
+    _KEYS = (
+        "id",
+        "feature",
+        "path",
+        "outcome",
+        "worst_ulps",
+        "tolerance_ulps",
+        "case_size",
+        "duration",
+        "step_ulps",
+        "unsupported",
+        "divergence",
+        "message",
+        "failure",
+    )
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -185,19 +231,39 @@ class Result:
     def from_json(cls, data: dict[str, Any]) -> Result:
         """Read one entry of ``results``."""
         d = _take(data, f"result {data.get('id', '?') if isinstance(data, dict) else '?'}", cls._KEYS)
-        return cls(d["id"], d["feature"], d["outcome"], d["path"], _num_in(d["worst_ulps"]),
-                   _num_in(d["tolerance_ulps"]), d["case_size"], float(d["duration"]),
-                   [StepSeries.from_json(s) for s in d["step_ulps"]], list(d["unsupported"]), d["divergence"],
-                   d["message"], None if d["failure"] is None else Failure.from_json(d["failure"]))
+        return cls(
+            d["id"],
+            d["feature"],
+            d["outcome"],
+            d["path"],
+            _num_in(d["worst_ulps"]),
+            _num_in(d["tolerance_ulps"]),
+            d["case_size"],
+            float(d["duration"]),
+            [StepSeries.from_json(s) for s in d["step_ulps"]],
+            list(d["unsupported"]),
+            d["divergence"],
+            d["message"],
+            None if d["failure"] is None else Failure.from_json(d["failure"]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """One entry of ``results``."""
-        return {"id": self.id, "feature": self.feature, "path": self.path, "outcome": self.outcome,
-                "worst_ulps": _num_out(self.worst_ulps), "tolerance_ulps": _num_out(self.tolerance_ulps),
-                "case_size": self.case_size, "duration": self.duration,
-                "step_ulps": [s.to_json() for s in self.step_ulps], "unsupported": list(self.unsupported),
-                "divergence": self.divergence, "message": self.message,
-                "failure": None if self.failure is None else self.failure.to_json()}
+        return {
+            "id": self.id,
+            "feature": self.feature,
+            "path": self.path,
+            "outcome": self.outcome,
+            "worst_ulps": _num_out(self.worst_ulps),
+            "tolerance_ulps": _num_out(self.tolerance_ulps),
+            "case_size": self.case_size,
+            "duration": self.duration,
+            "step_ulps": [s.to_json() for s in self.step_ulps],
+            "unsupported": list(self.unsupported),
+            "divergence": self.divergence,
+            "message": self.message,
+            "failure": None if self.failure is None else self.failure.to_json(),
+        }
 
 
 @dataclass
@@ -221,8 +287,12 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         """The ``run`` object."""
-        return {"status": self.status, "reason": self.reason, "timeouts": self.timeouts,
-                "wall_seconds": self.wall_seconds}
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "timeouts": self.timeouts,
+            "wall_seconds": self.wall_seconds,
+        }
 
 
 @dataclass
@@ -243,8 +313,13 @@ class Divergence:
 
     def to_json(self) -> dict[str, Any]:
         """One entry of ``divergences``."""
-        return {"id": self.id, "reason": self.reason, "tests": list(self.tests), "used_by": list(self.used_by),
-                "xpassed_by": list(self.xpassed_by)}
+        return {
+            "id": self.id,
+            "reason": self.reason,
+            "tests": list(self.tests),
+            "used_by": list(self.used_by),
+            "xpassed_by": list(self.xpassed_by),
+        }
 
 
 @dataclass
@@ -269,9 +344,25 @@ class Report:
     verdict: str = "not-verified"
     schema_version: int = SCHEMA_VERSION
 
-    _KEYS = ("schema_version", "target", "adapter", "description", "profile", "seed", "strict", "environment",
-             "excluded", "not_claimed", "results", "run", "problems", "divergences", "stale_divergences",
-             "diagnosis", "verdict")
+    _KEYS = (
+        "schema_version",
+        "target",
+        "adapter",
+        "description",
+        "profile",
+        "seed",
+        "strict",
+        "environment",
+        "excluded",
+        "not_claimed",
+        "results",
+        "run",
+        "problems",
+        "divergences",
+        "stale_divergences",
+        "diagnosis",
+        "verdict",
+    )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
@@ -280,24 +371,44 @@ class Report:
         if d["schema_version"] != SCHEMA_VERSION:
             raise ValueError(f"report schema_version {d['schema_version']!r}: this version reads {SCHEMA_VERSION}")
         return cls(
-            target=d["target"], adapter=d["adapter"], description=d["description"], profile=d["profile"],
-            seed=d["seed"], environment=Environment.from_json(d["environment"]),
-            results=[Result.from_json(r) for r in d["results"]], run=Run.from_json(d["run"]), strict=d["strict"],
-            excluded=list(d["excluded"]), not_claimed=list(d["not_claimed"]), problems=list(d["problems"]),
+            target=d["target"],
+            adapter=d["adapter"],
+            description=d["description"],
+            profile=d["profile"],
+            seed=d["seed"],
+            environment=Environment.from_json(d["environment"]),
+            results=[Result.from_json(r) for r in d["results"]],
+            run=Run.from_json(d["run"]),
+            strict=d["strict"],
+            excluded=list(d["excluded"]),
+            not_claimed=list(d["not_claimed"]),
+            problems=list(d["problems"]),
             divergences=[Divergence.from_json(x) for x in d["divergences"]],
-            stale_divergences=list(d["stale_divergences"]), diagnosis=d["diagnosis"], verdict=d["verdict"],
+            stale_divergences=list(d["stale_divergences"]),
+            diagnosis=d["diagnosis"],
+            verdict=d["verdict"],
         )
 
     def to_json(self) -> dict[str, Any]:
         """The report dict, every key present, non-finite numbers as strings."""
         return {
-            "schema_version": self.schema_version, "target": self.target, "adapter": self.adapter,
-            "description": self.description, "profile": self.profile, "seed": self.seed, "strict": self.strict,
-            "environment": self.environment.to_json(), "excluded": list(self.excluded),
-            "not_claimed": list(self.not_claimed), "results": [r.to_json() for r in self.results],
-            "run": self.run.to_json(), "problems": list(self.problems),
-            "divergences": [x.to_json() for x in self.divergences], "stale_divergences": list(self.stale_divergences),
-            "diagnosis": self.diagnosis, "verdict": self.verdict,
+            "schema_version": self.schema_version,
+            "target": self.target,
+            "adapter": self.adapter,
+            "description": self.description,
+            "profile": self.profile,
+            "seed": self.seed,
+            "strict": self.strict,
+            "environment": self.environment.to_json(),
+            "excluded": list(self.excluded),
+            "not_claimed": list(self.not_claimed),
+            "results": [r.to_json() for r in self.results],
+            "run": self.run.to_json(),
+            "problems": list(self.problems),
+            "divergences": [x.to_json() for x in self.divergences],
+            "stale_divergences": list(self.stale_divergences),
+            "diagnosis": self.diagnosis,
+            "verdict": self.verdict,
         }
 
 

@@ -17,8 +17,16 @@ from typing import Any
 
 from .report_model import FAILING, Report, Result
 
-__all__ = ["PlotSpec", "SeriesSpec", "draw_golden", "draw_steps", "golden_cases", "plot_specs", "png_base64",
-           "require_matplotlib"]
+__all__ = [
+    "PlotSpec",
+    "SeriesSpec",
+    "draw_golden",
+    "draw_steps",
+    "golden_cases",
+    "plot_specs",
+    "png_base64",
+    "require_matplotlib",
+]
 
 #: Cases drawn per plot at most (a thorough run records hundreds): failing ones first.
 MAX_SERIES = 150
@@ -30,7 +38,9 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError("the HTML report (--html) needs matplotlib: pip install 'adagrad-conformance[plots]'") from exc
+        raise ImportError(
+            "the HTML report (--html) needs matplotlib: pip install 'adagrad-conformance[plots]'"
+        ) from exc
 
 
 @dataclass
@@ -102,9 +112,15 @@ def golden_cases(report: Report) -> list[Result]:
     A failing case without a finite worst error (non-finite, or not measured: a crash) is drawn in
     the band at the top.
     """
-    return sorted((r for r in report.results if r.feature == "golden"
-                   and (r.outcome in FAILING or (r.outcome in ("passed", "xfailed", "xpassed") and r.worst_ulps is not None))),
-                  key=lambda r: r.id)
+    return sorted(
+        (
+            r
+            for r in report.results
+            if r.feature == "golden"
+            and (r.outcome in FAILING or (r.outcome in ("passed", "xfailed", "xpassed") and r.worst_ulps is not None))
+        ),
+        key=lambda r: r.id,
+    )
 
 
 def _axes(figsize: tuple[float, float]) -> tuple[Any, Any]:
@@ -135,8 +151,16 @@ def _finish(fig: Any, ax: Any, top: float, band: float | None, band_label: str =
     ax.grid(True, which="major", axis="y", color="#ddd", linewidth=0.6)
     if band is not None:
         ax.axhspan(band / 2.2, band * 2.2, color=_FAIL, alpha=0.08, linewidth=0)
-        ax.text(-0.02, band, band_label.replace(" ", "\n", 1), transform=ax.get_yaxis_transform(), ha="right",
-                va="center", fontsize=7, color=_FAIL)
+        ax.text(
+            -0.02,
+            band,
+            band_label.replace(" ", "\n", 1),
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=7,
+            color=_FAIL,
+        )
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
@@ -160,32 +184,72 @@ def draw_steps(spec: PlotSpec) -> Any:
             ax.plot(xs, ys, color=_FAIL, linewidth=1.8, marker="o", markersize=3, zorder=4)
             if s.fail_step is not None:
                 y = ys[s.fail_step - 1]
-                ax.plot([s.fail_step], [y], marker="*", markersize=13, color=_FAIL, markeredgecolor="black",
-                        linestyle="none", zorder=6)
+                ax.plot(
+                    [s.fail_step],
+                    [y],
+                    marker="*",
+                    markersize=13,
+                    color=_FAIL,
+                    markeredgecolor="black",
+                    linestyle="none",
+                    zorder=6,
+                )
                 if s.fail_step not in marked:
                     marked.add(s.fail_step)
-                    ax.annotate(f"failed at step {s.fail_step}", (s.fail_step, y), textcoords="offset points",
-                                xytext=(8, -14), fontsize=8, color=_FAIL, zorder=6)
+                    ax.annotate(
+                        f"failed at step {s.fail_step}",
+                        (s.fail_step, y),
+                        textcoords="offset points",
+                        xytext=(8, -14),
+                        fontsize=8,
+                        color=_FAIL,
+                        zorder=6,
+                    )
         else:
             ax.plot(xs, ys, color=_PASS, linewidth=1.0, alpha=0.45, marker=".", markersize=3, zorder=3)
     for k, tol in enumerate(spec.tolerances):
-        ax.axhline(tol, color=_TOL, linestyle="--", linewidth=1.4, zorder=5,
-                   label=f"tolerance {tol:g} ulps" if len(spec.tolerances) == 1 else (f"tolerances ({len(spec.tolerances)})" if k == 0 else None))
+        ax.axhline(
+            tol,
+            color=_TOL,
+            linestyle="--",
+            linewidth=1.4,
+            zorder=5,
+            label=f"tolerance {tol:g} ulps"
+            if len(spec.tolerances) == 1
+            else (f"tolerances ({len(spec.tolerances)})" if k == 0 else None),
+        )
     zeros = [(i, 0.0) for s in spec.series for i, e in enumerate(s.errors, 1) if e == 0]
     if zeros:
-        ax.plot(*zip(*zeros, strict=True), linestyle="none", marker="o", markersize=5, markerfacecolor="none",
-                markeredgecolor=_EXACT, label="exact (0 ulps)", zorder=5)
+        ax.plot(
+            *zip(*zeros, strict=True),
+            linestyle="none",
+            marker="o",
+            markersize=5,
+            markerfacecolor="none",
+            markeredgecolor=_EXACT,
+            label="exact (0 ulps)",
+            zorder=5,
+        )
     if band is not None:
         nonfinite = [(i, band) for s in spec.series for i, e in enumerate(s.errors, 1) if e is None]
-        ax.plot(*zip(*nonfinite, strict=True), linestyle="none", marker="X", markersize=7, color=_FAIL,
-                label="non-finite", zorder=6)
+        ax.plot(
+            *zip(*nonfinite, strict=True),
+            linestyle="none",
+            marker="X",
+            markersize=7,
+            color=_FAIL,
+            label="non-finite",
+            zorder=6,
+        )
     ax.set_xlim(0.5, steps + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("step")
     ax.set_ylabel("worst error (ulps)")
     failed = sum(s.failed for s in spec.series)
-    ax.set_title(f"{spec.feature}, {spec.dtype}: {len(spec.series)} case(s)" + (f", {failed} failed" if failed else ""),
-                 fontsize=9)
+    ax.set_title(
+        f"{spec.feature}, {spec.dtype}: {len(spec.series)} case(s)" + (f", {failed} failed" if failed else ""),
+        fontsize=9,
+    )
     _finish(fig, ax, top, band)
     return fig
 
@@ -202,12 +266,25 @@ def draw_golden(cases: list[Result]) -> Any:
     top = max([1.0, *finite, *(t for t in tols if t is not None and math.isfinite(t))])
     band = top * 30 if any(not math.isfinite(w) for w in worst) else None
     if any(t is not None for t in tols):
-        ax.step(xs, [math.nan if t is None else t for t in tols], where="mid", color=_TOL, linestyle="--",
-                linewidth=1.4, label="tolerance (per case)", zorder=5)
-    groups = (("passed", lambda r, w: r.outcome not in FAILING and w > 0, dict(marker="o", color=_PASS, markersize=4)),
-              ("exact (0 ulps)", lambda r, w: r.outcome not in FAILING and w == 0,
-               dict(marker="o", markerfacecolor="none", markeredgecolor=_EXACT, markersize=5)),
-              ("failed", lambda r, w: r.outcome in FAILING, dict(marker="X", color=_FAIL, markersize=8)))
+        ax.step(
+            xs,
+            [math.nan if t is None else t for t in tols],
+            where="mid",
+            color=_TOL,
+            linestyle="--",
+            linewidth=1.4,
+            label="tolerance (per case)",
+            zorder=5,
+        )
+    groups = (
+        ("passed", lambda r, w: r.outcome not in FAILING and w > 0, dict(marker="o", color=_PASS, markersize=4)),
+        (
+            "exact (0 ulps)",
+            lambda r, w: r.outcome not in FAILING and w == 0,
+            dict(marker="o", markerfacecolor="none", markeredgecolor=_EXACT, markersize=5),
+        ),
+        ("failed", lambda r, w: r.outcome in FAILING, dict(marker="X", color=_FAIL, markersize=8)),
+    )
     for label, keep, style in groups:
         pts = [(x, w if math.isfinite(w) else band) for x, r, w in zip(xs, cases, worst, strict=True) if keep(r, w)]
         if pts:

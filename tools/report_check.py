@@ -46,7 +46,10 @@ _PROBE = """<script>
   window.addEventListener('unhandledrejection', function (e) { note('unhandled rejection', String(e.reason)); });
   ['error', 'warn'].forEach(function (level) {
     var original = console[level];
-    console[level] = function () { note('console.' + level, Array.prototype.join.call(arguments, ' ')); original.apply(console, arguments); };
+    console[level] = function () {
+      note('console.' + level, Array.prototype.join.call(arguments, ' '));
+      original.apply(console, arguments);
+    };
   });
   window.addEventListener('load', function () {
     document.querySelectorAll('img').forEach(function (img) {
@@ -79,9 +82,21 @@ class _Refs(HTMLParser):
 
 
 def _chromium(binary: str, profile: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-           "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}", "--enable-logging=stderr",
-           "--v=0", "--virtual-time-budget=5000", *args]
+    cmd = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -116,14 +131,21 @@ def check_page(page: Path, shots: Path, binary: str) -> list[str]:
         problems += [f"console (instrumented page): {c}" for c in _console(dom.stderr)]
         height = min(max(int(found.get("height", 1000)), 800), 16000)
         for name, size in ((page.stem, f"1280,{height}"), (f"{page.stem}-top", "1280,1000")):
-            shot = _chromium(binary, Path(tmp) / f"profile-{name}", f"--screenshot={shots / (name + '.png')}",
-                             f"--window-size={size}", page.as_uri())
+            shot = _chromium(
+                binary,
+                Path(tmp) / f"profile-{name}",
+                f"--screenshot={shots / (name + '.png')}",
+                f"--window-size={size}",
+                page.as_uri(),
+            )
             problems += [f"console: {c}" for c in _console(shot.stderr)]
             if not (shots / f"{name}.png").exists():
                 problems.append(f"no screenshot {name}.png (exit {shot.returncode}): {shot.stderr[-300:]}")
-        print(f"report-check: {page.name}: {len(found['images'])} images decoded "
-              f"({sum(i['ok'] for i in found['images'])} ok), {len(found['copies'])} copy button(s), "
-              f"page height {found.get('height')} px")
+        print(
+            f"report-check: {page.name}: {len(found['images'])} images decoded "
+            f"({sum(i['ok'] for i in found['images'])} ok), {len(found['copies'])} copy button(s), "
+            f"page height {found.get('height')} px"
+        )
     return problems
 
 
@@ -131,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     """Render, open, screenshot; 0 when both pages are clean."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for the pages and screenshots/")
-    parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser") or "",
-                        help="the Chromium binary (default: chromium on PATH)")
+    parser.add_argument(
+        "--chromium",
+        default=shutil.which("chromium") or shutil.which("chromium-browser") or "",
+        help="the Chromium binary (default: chromium on PATH)",
+    )
     args = parser.parse_args(argv)
     if not args.chromium:
         print("report-check: Chromium not found: apt-get install chromium (or pass --chromium PATH)", file=sys.stderr)
@@ -150,10 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     shots = out / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for name, report, expected in (("passing", passing_report(), "conformant"), ("failing", failing_report(), "non-conformant")):
+    for name, report, expected in (
+        ("passing", passing_report(), "conformant"),
+        ("failing", failing_report(), "non-conformant"),
+    ):
         validate(report)
         if verdict(report)[0] != expected:
-            print(f"report-check: the {name} report's verdict is {verdict(report)[0]}, expected {expected}", file=sys.stderr)
+            print(
+                f"report-check: the {name} report's verdict is {verdict(report)[0]}, expected {expected}",
+                file=sys.stderr,
+            )
             failures += 1
         page = out / f"{name}.html"
         page.write_text(render_html(report), encoding="utf-8")

@@ -15,8 +15,11 @@ from adagrad.conformance.report_model import Report
 from tests.reporting.synthetic import failing_report, passing_report
 
 FAILING = failing_report()
-STATEMENT = next(r["failure"]["statement"] for r in FAILING["results"] if r["id"].startswith("test_paths.py")
-                 and r["outcome"] == "failed")
+STATEMENT = next(
+    r["failure"]["statement"]
+    for r in FAILING["results"]
+    if r["id"].startswith("test_paths.py") and r["outcome"] == "failed"
+)
 
 
 def test_summary_key_lines():
@@ -26,8 +29,15 @@ def test_summary_key_lines():
     assert "adapter torch, profile quick, seed 0" in lines
     assert any(line.startswith("Python 3.11.2, torch 2.13.0+cpu, pytest 8.3.3") for line in lines)
     assert "excluded: sparse" in lines
-    assert STATEMENT in lines[lines.index("Smallest failing case: test_paths.py::test_fused_matches_oracle[float64-1] "
-                                          "(failed, case size 24)") + 1]
+    assert (
+        STATEMENT
+        in lines[
+            lines.index(
+                "Smallest failing case: test_paths.py::test_fused_matches_oracle[float64-1] (failed, case size 24)"
+            )
+            + 1
+        ]
+    )
     assert "FAILED feature layouts: 1 test(s) (1 timed-out) on path fused" in lines
     assert "  D5 (1 test): torch's fused CPU kernel ignores strides" in lines
     assert any(line.startswith("note: divergence D1 did not occur") for line in lines)
@@ -202,14 +212,20 @@ def test_html_without_matplotlib_says_what_to_install(monkeypatch):
 def test_compat_matrix_renders_from_the_model():
     from adagrad.conformance.compat import Checked, render
 
-    text = render([Checked("torch", Report.from_json(passing_report()), seconds=12, exit_status=0),
-                   Checked("optax", Report.from_json(FAILING), seconds=100, exit_status=1),
-                   Checked("mlx", skipped="not installed here (mlx)")])
+    text = render(
+        [
+            Checked("torch", Report.from_json(passing_report()), seconds=12, exit_status=0),
+            Checked("optax", Report.from_json(FAILING), seconds=100, exit_status=1),
+            Checked("mlx", skipped="not installed here (mlx)"),
+        ]
+    )
     assert "| hyperparameters | conformant | **differs** | n/a |" in text
     assert "| numerics-float64 | conformant | conformant | n/a |" in text
     assert "| **verdict** | conformant | **differs** | n/a |" in text
     hyper = next(line for line in text.splitlines() if line.startswith("- **hyperparameters** (3 tests failed): "))
-    smallest = next(r for r in FAILING["results"] if r["id"] == "test_hyperparameters.py::test_flag_combination[float64-0]")
+    smallest = next(
+        r for r in FAILING["results"] if r["id"] == "test_hyperparameters.py::test_flag_combination[float64-0]"
+    )
     f = smallest["failure"]
     assert hyper.endswith(f"{f['statement']} (relative error {abs(f['target'] - f['oracle']) / abs(f['oracle']):.2g})")
     assert "Not checked: not installed here (mlx)." in text

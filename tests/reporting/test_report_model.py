@@ -32,8 +32,11 @@ def test_non_finite_numbers_survive_strict_json():
     text = dumps(data)
     json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON text"))  # strict JSON
     back = Report.from_json(json.loads(text))
-    nan_targets = [r.failure.target for r in back.results if r.failure and r.failure.target is not None
-                   and math.isnan(r.failure.target)]
+    nan_targets = [
+        r.failure.target
+        for r in back.results
+        if r.failure and r.failure.target is not None and math.isnan(r.failure.target)
+    ]
     assert len(nan_targets) == 1
     validate(json.loads(text))
 
@@ -59,6 +62,7 @@ def _set(path: list[Any], value: Any):
             del target[path[-1]]
         else:
             target[path[-1]] = value
+
     return edit
 
 
@@ -77,8 +81,11 @@ BAD = [
     ("seed not an integer", _set(["seed"], "0"), "seed"),
     ("unknown run status", _set(["run", "status"], "done"), "run/status"),
     ("environment without python", _set(["environment", "python"], _DELETE), "environment"),
-    ("divergence without used_by", _set(["divergences"], [{"id": "D1", "reason": "r", "tests": [], "xpassed_by": []}]),
-     "divergences/0"),
+    (
+        "divergence without used_by",
+        _set(["divergences"], [{"id": "D1", "reason": "r", "tests": [], "xpassed_by": []}]),
+        "divergences/0",
+    ),
     ("failure without statement", _set(["results", 0, "failure"], {"step": 1}), "results/0/failure"),
     ("bad number string", _set(["results", 0, "worst_ulps"], "big"), "results/0/worst_ulps"),
 ]

@@ -44,16 +44,36 @@ CASES = [
     ("not-run in an excluded feature", {"sparse": "not-run"}, {"excluded": ["sparse"]}, OK),
     ("not-run in a feature not claimed", {"sparse": "not-run"}, {"not_claimed": ["sparse"]}, OK),
     ("failed and not-run", {"fused": "failed", "golden": "not-run"}, {}, NC),
-    ("run stopped-early", {}, {"run": {"status": "stopped-early", "reason": "10 workers crashed", "timeouts": 0,
-                                       "wall_seconds": 3.0}}, NV),
-    ("run infrastructure-error", {}, {"run": {"status": "infrastructure-error", "reason": "oracle died",
-                                              "timeouts": 0, "wall_seconds": 3.0}}, NV),
-    ("run interrupted", {}, {"run": {"status": "interrupted", "reason": "SIGINT", "timeouts": 0, "wall_seconds": 3.0}},
-     INT),
-    ("interrupted after a failure", {"fused": "failed"},
-     {"run": {"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 3.0}}, NC),
-    ("interrupted with tests not run", {"golden": "not-run"},
-     {"run": {"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 3.0}}, INT),
+    (
+        "run stopped-early",
+        {},
+        {"run": {"status": "stopped-early", "reason": "10 workers crashed", "timeouts": 0, "wall_seconds": 3.0}},
+        NV,
+    ),
+    (
+        "run infrastructure-error",
+        {},
+        {"run": {"status": "infrastructure-error", "reason": "oracle died", "timeouts": 0, "wall_seconds": 3.0}},
+        NV,
+    ),
+    (
+        "run interrupted",
+        {},
+        {"run": {"status": "interrupted", "reason": "SIGINT", "timeouts": 0, "wall_seconds": 3.0}},
+        INT,
+    ),
+    (
+        "interrupted after a failure",
+        {"fused": "failed"},
+        {"run": {"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 3.0}},
+        NC,
+    ),
+    (
+        "interrupted with tests not run",
+        {"golden": "not-run"},
+        {"run": {"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 3.0}},
+        INT,
+    ),
     ("infrastructure problem", {}, {"problems": ["the probe timed out while importing torch"]}, NV),
 ]
 
@@ -88,16 +108,27 @@ def test_a_claimed_feature_without_results_is_not_verified():
     assert verdict(report) == OK
 
 
-@pytest.mark.parametrize(("report", "line"), [
-    (_report(), "Verdict: CONFORMANT"),
-    (_report({"fused": "failed", "layouts": "crashed"}), "Verdict: NON-CONFORMANT (failed: fused, layouts)"),
-    (_report({"groups": "xpassed"}, strict=True), "Verdict: NON-CONFORMANT (failed: groups)"),
-    (_report({"golden": "not-run"}, problems=["p"]),
-     f"Verdict: NOT VERIFIED (1 of {2 * len(FEATURES)} tests not run, in golden; 1 infrastructure problem)"),
-    (_report(run={"status": "stopped-early", "reason": "xdist gave up", "timeouts": 2, "wall_seconds": 1.0}),
-     "Verdict: NOT VERIFIED (run stopped-early: xdist gave up)"),
-    (_report(run={"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 1.0}), "Verdict: INTERRUPTED"),
-], ids=["conformant", "non-conformant", "strict", "not-verified", "stopped-early", "interrupted"])
+@pytest.mark.parametrize(
+    ("report", "line"),
+    [
+        (_report(), "Verdict: CONFORMANT"),
+        (_report({"fused": "failed", "layouts": "crashed"}), "Verdict: NON-CONFORMANT (failed: fused, layouts)"),
+        (_report({"groups": "xpassed"}, strict=True), "Verdict: NON-CONFORMANT (failed: groups)"),
+        (
+            _report({"golden": "not-run"}, problems=["p"]),
+            f"Verdict: NOT VERIFIED (1 of {2 * len(FEATURES)} tests not run, in golden; 1 infrastructure problem)",
+        ),
+        (
+            _report(run={"status": "stopped-early", "reason": "xdist gave up", "timeouts": 2, "wall_seconds": 1.0}),
+            "Verdict: NOT VERIFIED (run stopped-early: xdist gave up)",
+        ),
+        (
+            _report(run={"status": "interrupted", "reason": None, "timeouts": 0, "wall_seconds": 1.0}),
+            "Verdict: INTERRUPTED",
+        ),
+    ],
+    ids=["conformant", "non-conformant", "strict", "not-verified", "stopped-early", "interrupted"],
+)
 def test_verdict_line(report, line):
     assert verdict_line(report) == line
     assert render_summary(report).rstrip().splitlines()[-1] == line
@@ -130,10 +161,12 @@ def test_feature_status(outcomes, listed, status):
 
 
 def test_feature_row_paths_and_worst_ulps():
-    results = [result("a", "fused", "passed", path="fused", worst_ulps=2.0),
-               result("b", "fused", "failed", path="fused", worst_ulps=9.0),
-               result("c", "fused", "xfailed", path="foreach", worst_ulps=1e9),  # accepted: not in worst
-               result("d", "fused", "passed", worst_ulps=None)]
+    results = [
+        result("a", "fused", "passed", path="fused", worst_ulps=2.0),
+        result("b", "fused", "failed", path="fused", worst_ulps=9.0),
+        result("c", "fused", "xfailed", path="foreach", worst_ulps=1e9),  # accepted: not in worst
+        result("d", "fused", "passed", worst_ulps=None),
+    ]
     row = next(r for r in feature_rows(base_report(results, verdict="conformant")) if r.feature == "fused")
     assert row.worst_ulps == 9.0
     assert row.failing_paths == ["fused"]
@@ -145,14 +178,17 @@ def _r(test_id: str, outcome: str, size: int | None) -> Result:
     return Result(test_id, "fused", outcome, case_size=size)
 
 
-@pytest.mark.parametrize(("results", "expected"), [
-    ([_r("b", "failed", 40), _r("a", "failed", 12), _r("c", "failed", 300)], "a"),
-    ([_r("b", "failed", 12), _r("a", "failed", 12)], "a"),  # ties by id
-    ([_r("a", "failed", None), _r("b", "failed", 500)], "b"),  # unknown size last
-    ([_r("a", "crashed", 1), _r("b", "failed", 500)], "b"),  # a measured failure before a crash
-    ([_r("a", "passed", 1), _r("b", "timed-out", None)], "b"),
-    ([_r("a", "passed", 1), _r("b", "xfailed", 1)], None),
-])
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        ([_r("b", "failed", 40), _r("a", "failed", 12), _r("c", "failed", 300)], "a"),
+        ([_r("b", "failed", 12), _r("a", "failed", 12)], "a"),  # ties by id
+        ([_r("a", "failed", None), _r("b", "failed", 500)], "b"),  # unknown size last
+        ([_r("a", "crashed", 1), _r("b", "failed", 500)], "b"),  # a measured failure before a crash
+        ([_r("a", "passed", 1), _r("b", "timed-out", None)], "b"),
+        ([_r("a", "passed", 1), _r("b", "xfailed", 1)], None),
+    ],
+)
 def test_smallest_failure(results, expected):
     found = smallest_failure(results)
     assert (found.id if found else None) == expected
@@ -160,16 +196,50 @@ def test_smallest_failure(results, expected):
 
 def test_summary_shows_the_smallest_failing_statement_whole_and_first():
     long = "param 0 after step 3: " + "x" * 3000 + " END"
-    results = [result("test_fused.py::test_big", "fused", "failed", case_size=900,
-                      failure={"statement": "big case", "step": 1, "tensor": "param", "tensor_index": 0, "index": None,
-                               "target": None, "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}),
-               result("test_fused.py::test_small", "fused", "failed", case_size=6, path="fused",
-                      failure={"statement": long, "step": 3, "tensor": "param", "tensor_index": 0, "index": [1],
-                               "target": 1.0, "oracle": 2.0, "ulps": 5.0, "tolerance_ulps": 1.0,
-                               "snippet": "import torch\nSNIPPET_LINE"})]
+    results = [
+        result(
+            "test_fused.py::test_big",
+            "fused",
+            "failed",
+            case_size=900,
+            failure={
+                "statement": "big case",
+                "step": 1,
+                "tensor": "param",
+                "tensor_index": 0,
+                "index": None,
+                "target": None,
+                "oracle": None,
+                "ulps": None,
+                "tolerance_ulps": None,
+                "snippet": None,
+            },
+        ),
+        result(
+            "test_fused.py::test_small",
+            "fused",
+            "failed",
+            case_size=6,
+            path="fused",
+            failure={
+                "statement": long,
+                "step": 3,
+                "tensor": "param",
+                "tensor_index": 0,
+                "index": [1],
+                "target": 1.0,
+                "oracle": 2.0,
+                "ulps": 5.0,
+                "tolerance_ulps": 1.0,
+                "snippet": "import torch\nSNIPPET_LINE",
+            },
+        ),
+    ]
     text = render_summary(Report.from_json(base_report(results)))
     assert long in text
     assert "big case" not in text  # only the smallest case is spelled out
-    assert text.index("Smallest failing case: test_fused.py::test_small") < text.index(long) < text.index("SNIPPET_LINE")
+    assert (
+        text.index("Smallest failing case: test_fused.py::test_small") < text.index(long) < text.index("SNIPPET_LINE")
+    )
     row = next(line for line in text.splitlines() if line.startswith("fused "))
     assert row.split()[1] == "FAIL" and row.rstrip().endswith("fused")
