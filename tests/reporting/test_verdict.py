@@ -243,3 +243,11 @@ def test_summary_shows_the_smallest_failing_statement_whole_and_first():
     )
     row = next(line for line in text.splitlines() if line.startswith("fused "))
     assert row.split()[1] == "FAIL" and row.rstrip().endswith("fused")
+
+
+def test_verdict_of_a_report_the_runner_has_not_judged_yet():
+    """The runner asks for the verdict before the report has its "verdict" key."""
+    report = _report({"fused": "failed"})
+    del report["verdict"]
+    assert verdict(report) == NC
+    assert "Verdict: NON-CONFORMANT" in render_summary(report)
