@@ -10,7 +10,9 @@ CI = Path(__file__).resolve().parents[2] / "examples" / "ci"
 COMMAND = "adagrad-conformance check mypkg:Adagrad --html report.html --report report.json"
 
 
-@pytest.mark.parametrize(("name", "always"), [("github-actions.yml", "if: always()"), ("gitlab-ci.yml", "when: always")])
+@pytest.mark.parametrize(
+    ("name", "always"), [("github-actions.yml", "if: always()"), ("gitlab-ci.yml", "when: always")]
+)
 def test_ci_example_runs_the_check_and_keeps_the_report(name, always):
     text = (CI / name).read_text()
     lines = [line.strip() for line in text.splitlines()]
