@@ -54,6 +54,8 @@ class Variant:
     #: 0: compared under the case's own error model; 1: under a looser one (a narrower dtype's,
     #: or a decayed lr bounded in float32). A looser variant is named only when no exact one explains.
     looseness: int = 0
+    #: how the numbers are held rather than what is computed: tried on top of a pair of other variants.
+    modifier: bool = False
 
     def semantics(self, base: Semantics | None = None, value: Any = None) -> Semantics:
         """``base`` (default: R1) with this variant's switches; ``value`` for a fitted parameter."""
@@ -110,12 +112,16 @@ CATALOGUE: tuple[Variant, ...] = (
     Variant("step-counter-in-dtype", "step counter in the parameter's dtype",
             "t is held in the parameter's dtype: it stops at 2048 in float16, 256 in bfloat16 (as D2 at 2**24 in float32)",
             ("R2",), {"step_in_dtype": True}, part="counter-dtype"),
+    Variant("lr-float32", "lr held in float32",
+            "the lr is held in float32 for float64 parameters (and a decoupled decay factor 1 - lr * weight_decay "
+            "is computed in float32)", ("R30",), {"lr_dtype": "float32"}, part="hyper-dtype", modifier=True,
+            libraries=("Keras 3",)),
     Variant("hyperparameters-float32", "hyperparameters held in float32",
             "lr, lr_decay, weight_decay, eps and tau rounded to float32 for float64 parameters", ("R30",),
-            {"hyper_dtype": "float32"}, part="hyper-dtype", reported=("ONNX attributes", "Paddle")),
+            {"hyper_dtype": "float32"}, part="hyper-dtype", modifier=True, reported=("ONNX attributes", "Paddle")),
     Variant("decay-factor-float32", "decay factor in float32",
             "1 / (1 + (t-1) lr_decay) computed in float32 for float64 parameters", ("R3", "R30"),
-            {"decay_dtype": "float32"}, part="decay-dtype", looseness=1, reported=("torchopt",)),
+            {"decay_dtype": "float32"}, part="decay-dtype", looseness=1, modifier=True, reported=("torchopt",)),
     Variant("nonfinite-replaced", "non-finite gradients replaced",
             "NaN gradient elements become 0 and +-inf become +-c (c fitted)", ("R25",),
             fit=Fit("nonfinite_clamp", 1.0, "log", -3.0, 38.0, observe="sum"), part="nonfinite"),

@@ -114,8 +114,9 @@ class Diagnosis:
         explained_by: complete explanations, best first (simplest, then tightest, then
             catalogue order); empty when none was found.
         partial: explanations of some failures, most first.
-        pairs_tried, pairs_total: pairs of variants tried, and worth trying (0 when a single
-            variant explains everything).
+        pairs_tried, pairs_total: combinations of variants tried, and worth trying (0 when a
+            single variant explains everything): pairs, then the most promising pairs with a
+            modifier (:attr:`Variant.modifier`) on top.
         complete: False when the time budget stopped the search.
         seconds: time the search took.
         notes: records left out and why.
@@ -156,7 +157,7 @@ class Diagnosis:
             scope += f" (the smallest; {self.records - self.replayed} larger record(s) not replayed)"
         lines.append(scope + f"; {self.seconds:.1f} s")
         if not self.complete:
-            lines.append(f"  the search stopped at its time budget (pairs of variants tried: {self.pairs_tried} of {self.pairs_total})")
+            lines.append(f"  the search stopped at its time budget (combinations of variants tried: {self.pairs_tried} of {self.pairs_total})")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -435,6 +436,33 @@ def _rank(res: _Result) -> tuple:
     return (len(res.names), max(variant(n).looseness for n in res.names), res.ratio, [order[n] for n in res.names])
 
 
+#: Pairs (the most promising) tried again with a modifier (how the numbers are held) on top.
+MODIFIED_PAIRS = 10
+
+
+def _with_modifier(singles: list[_Result], pairs: list[tuple[_Result, _Result]], failures, spec, deadline: float,
+                   diag: Diagnosis) -> list[_Result]:
+    """Pairs of variants with a modifier on top (Keras 3 for float64: eps inside + decoupled + lr in float32)."""
+    mods = [variant(s.names[0]) for s in singles if variant(s.names[0]).modifier]
+    best = sorted(((a, b) for a, b in pairs if not variant(a.names[0]).modifier and not variant(b.names[0]).modifier),
+                  key=lambda ab: -(ab[0].count + ab[1].count))[:MODIFIED_PAIRS]
+    found = []
+    diag.pairs_total += len(best) * len(mods)
+    for a, b in best:
+        second = variant(b.names[0])
+        base = second.semantics(a.sem, b.values.get(second.name))
+        for m in mods:
+            if time.monotonic() > deadline:
+                diag.complete = False
+                return found
+            diag.pairs_tried += 1
+            res = _evaluate(a.names + b.names + (m.name,), {**a.values, **b.values}, m.semantics(base), failures, spec,
+                            stop_early=True)
+            if res.count == len(failures):
+                found.append(res)
+    return found
+
+
 def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s: float = BUDGET_S) -> Diagnosis:
     """Name the known variants that explain the numerical failures in ``records``.
 
@@ -509,6 +537,8 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
             res = _best_pair(first, variant(second.names[0]), f_sorted, s_sorted)
             if res.count == n:
                 pairs_full.append(res)
+        if not pairs_full and diag.complete:
+            pairs_full = _with_modifier(singles, todo, f_sorted, s_sorted, deadline, diag)
         full = sorted(pairs_full, key=_rank)
     if full:  # the simplest explanations only: a looser error model is named only when no exact one explains
         least = min(max(variant(x).looseness for x in r.names) for r in full)
@@ -516,6 +546,7 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
     diag.explained_by = [_explanation(r, n) for r in full[:LISTED]]
     partial = sorted((s for s in singles if 0 < s.count < n),
                      key=lambda s: (variant(s.names[0]).looseness, -s.count) + _rank(s))
-    diag.partial = [_explanation(r, n) for r in partial[:LISTED]]
+    exact = [r for r in partial if variant(r.names[0]).looseness == 0]
+    diag.partial = [_explanation(r, n) for r in (exact or partial)[:LISTED]]  # looser models only when nothing else
     diag.seconds = round(time.monotonic() - start, 3)
     return diag

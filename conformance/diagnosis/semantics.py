@@ -52,6 +52,7 @@ class Semantics:
     maximize_ignored: bool = False      # maximize has no effect
     fixed_tau: float | None = None      # the accumulator starts at this value whatever tau
     hyper_dtype: str | None = None      # lr, lr_decay, wd, eps, tau rounded to this dtype (float64 params)
+    lr_dtype: str | None = None         # lr held in this dtype, the decoupled decay factor computed in it
     decay_dtype: str | None = None      # the factor 1 / (1 + (t-1) lr_decay) computed in this dtype
     compute_dtype: str | None = None    # inputs rounded to this dtype, arithmetic bounded in it
     accumulator_dtype: str | None = None  # the accumulator stored in this dtype
@@ -140,6 +141,7 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
     bdt = bound_dtype(case, sem)
     narrow_inputs = sem.compute_dtype if _narrower(sem.compute_dtype, real) else None
     hyper_dt = sem.hyper_dtype if _narrower(sem.hyper_dtype, real) else None
+    lr_dt = hyper_dt or (sem.lr_dtype if _narrower(sem.lr_dtype, real) else None)
 
     def inputs(x: np.ndarray) -> np.ndarray:
         return _round(x, narrow_inputs) if narrow_inputs else x
@@ -153,6 +155,8 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
                 value = _round(value, case.lr_tensor_dtype)
         if hyper_dt and key != "maximize":
             value = _round(value, hyper_dt)
+        elif lr_dt and key == "lr":
+            value = _round(value, lr_dt)
         return value
 
     states = [_Param() for _ in case.params]
@@ -209,7 +213,7 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
                     if sem.step_without_grad:
                         st.t = _advance(st.t, sem, real)
                     continue
-                _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds)
+                _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt)
         yield StepValues(
             params=[_unpairs(st.p, st.is_complex) if st.live else _unpairs(_pairs(case.params[i]), bool(np.iscomplexobj(case.params[i])))
                     for i, st in enumerate(states)],
@@ -227,7 +231,7 @@ def _advance(t: int, sem: Semantics, real: str) -> int:
     return t + 1
 
 
-def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds) -> None:
+def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt) -> None:
     """One parameter's update under ``sem`` (in real pairs), its tolerance from the error model."""
     lr = hyper_of(group, "lr") if not sem.lr_edits_ignored else _lr0(case, group, hyper_of)
     lr_decay = hyper_of(group, "lr_decay")
@@ -320,9 +324,12 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             upd = clr * grad / d  # the oracle's order of operations: R1 replays bit for bit
             if sem.guard_zero:
                 upd = np.where(sd > 0, upd, grad * 0.0)
-        p_new = p - upd
         if sem.decoupled_wd and wd != 0:
-            p_new = p_new - clr * wd * p
+            # p (1 - clr wd), then the update (Keras' order); the factor in the dtype the lr is held in
+            factor = 1.0 - clr * wd if lr_dt is None else _round(1.0 - _round(clr * wd, lr_dt), lr_dt)
+            p_new = p * factor - upd
+        else:
+            p_new = p - upd
 
     if bounds:
         b = st.tracker.step(p, gp, s, n, touched=touched, lr=lr, lr_decay=lr_decay, weight_decay=wd, eps=eps,

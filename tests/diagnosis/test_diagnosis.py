@@ -129,14 +129,17 @@ def test_unknown_deviation_is_not_explained():
     assert diagnosis.summary().startswith("no known variant explains these failures")
 
 
-def test_pair_of_variants_is_found():
-    """Keras' pair (R7 and R5): eps inside the square root + decoupled weight decay, neither alone."""
-    records = _records(semantics_of("eps-inside-sqrt", "decoupled-weight-decay"))
+@pytest.mark.parametrize("names", [
+    ("eps-inside-sqrt", "decoupled-weight-decay"),  # Keras 3 on float32 parameters (R7, R5)
+    ("eps-inside-sqrt", "decoupled-weight-decay", "lr-float32"),  # Keras 3 on float64 parameters (R30 too)
+], ids=["pair", "pair-with-modifier"])
+def test_combination_of_variants_is_found(names):
+    """A combination is found when no single variant explains everything; each part is named."""
+    records = _records(semantics_of(*names))
     diagnosis = diagnose(records, max_records=MAX_RECORDS)
     assert diagnosis.explanation is not None, diagnosis.summary()
-    assert sorted(diagnosis.explanation.variants) == ["decoupled-weight-decay", "eps-inside-sqrt"]
-    assert diagnosis.summary().startswith("explained by: ")
-    assert " + " in diagnosis.summary().splitlines()[0]
+    assert sorted(diagnosis.explanation.variants) == sorted(names), diagnosis.summary()
+    assert diagnosis.summary().splitlines()[0].count(" + ") == len(names) - 1
 
 
 def test_search_stops_at_its_budget():
