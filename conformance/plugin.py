@@ -1,82 +1,120 @@
-"""The pytest plugin (entry point ``pytest11``): options, the ``target`` fixture, features, report.
+"""The pytest plugin (entry point ``pytest11``): options, the ``target`` fixture, integrity, report.
 
 ``pytest --pyargs adagrad.conformance --adagrad-target module:attr`` runs the suite on a target
-from any directory. Options:
+from any directory (that is the user's own pytest, with the user's configuration; the
+``adagrad-conformance check`` command runs a hermetic one). Options:
 
 - ``--adagrad-target``: the target (default ``torch.optim:Adagrad``).
 - ``--adagrad-profile``: hypothesis profile ``quick``, ``ci`` (default) or ``thorough``.
+- ``--adagrad-seed``: examples depend only on this seed and each test's id (default 0).
 - ``--adagrad-exclude FEATURE``: a feature the target does not claim (repeatable).
-- ``--adagrad-xfails FILE``: known divergences (default: the packaged ``known_divergences.txt``).
+- ``--adagrad-xfails FILE``: a known-divergences file (TOML) added to the packaged one.
+- ``--adagrad-strict``: a known divergence whose test passes fails the run.
 - ``--adagrad-report FILE``: write the JSON report there.
-- ``--adagrad-adapter torch|functional``: how the target is driven (default ``torch``: it is a
-  torch Optimizer; ``functional``: :mod:`adagrad.conformance.adapters.functional`).
-- ``--adagrad-exec COMMAND``: drive an external program over the subprocess protocol instead
-  of a target (:mod:`adagrad.conformance.adapters.subprocess_protocol`);
-  ``--adagrad-exec-timeout SECONDS`` bounds each of its answers (default 10).
+- ``--adagrad-adapter torch|functional``, ``--adagrad-exec COMMAND``,
+  ``--adagrad-exec-timeout SECONDS``: how the target is driven (docs/protocols.md).
 
-Features an adapted implementation does not claim are skipped as *unsupported*, and so are
-cases asking for something it cannot express (a hyperparameter, a dtype): such examples are
-rejected inside hypothesis, and a test none of whose examples is supported is skipped.
+Integrity: whatever target code raises during a test (``pytest.skip``, ``pytest.xfail``,
+``unittest.SkipTest``, ``SystemExit``, ``KeyboardInterrupt``) is that test's failure; skips and
+expected failures come only from the suite itself (planned exclusions, declared divergences,
+adapters' unsupported signals). The oracle runs in its own process (:mod:`.oracle_service`),
+started before the target is imported.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import tempfile
+import time
+import unittest
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import profiles
-from .features import FEATURES
-from .report import CRASHED
-from .known_divergences import DEFAULT_FILE, Divergences, load_divergences
-from .target import DEFAULT_TARGET, TargetError, load_target
+from . import profiles, run_state
 from .adapters.base import Resolved, resolve, take_unsupported
+from .features import FEATURES
+from .known_divergences import DEFAULT_FILE, Divergences, DivergenceFileError, load_divergences
+from .target import DEFAULT_TARGET, TargetError, load_target
 
 _STATE_KEY = pytest.StashKey[dict]()
+#: Captured output kept per report section: head and tail (a target may print megabytes).
+CAPTURE_KEEP = 4096
+PATHS = ("for-loop", "foreach", "fused")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("adagrad-conformance")
     group.addoption("--adagrad-target", default=DEFAULT_TARGET, help="module:attr of the Adagrad to check")
     group.addoption("--adagrad-profile", default="ci", choices=sorted(profiles.PROFILES), help="hypothesis profile")
+    group.addoption("--adagrad-seed", default=0, type=int, help="seed of the drawn examples (default 0)")
     group.addoption("--adagrad-exclude", action="append", default=[], metavar="FEATURE", help="exclude a feature")
-    group.addoption("--adagrad-xfails", default=str(DEFAULT_FILE), metavar="FILE", help="known divergences file")
+    group.addoption("--adagrad-xfails", default=None, metavar="FILE", help="a known-divergences file (TOML)")
+    group.addoption("--adagrad-strict", action="store_true", help="a known divergence that passes fails the run")
     group.addoption("--adagrad-report", default=None, metavar="FILE", help="write a JSON report")
     group.addoption("--adagrad-no-shrink", action="store_true", help="report the first failing example unshrunk (faster)")
     group.addoption("--adagrad-adapter", default="torch", choices=("torch", "functional"), help="how the target is driven")
     group.addoption("--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)")
     group.addoption("--adagrad-exec-timeout", default=10.0, type=float, metavar="SECONDS", help="per-answer time limit of --adagrad-exec")
+    group.addoption("--adagrad-device", default="cpu", metavar="DEVICE", help="torch device of the target's tensors (cpu, cuda)")
+
+
+def _active(config: pytest.Config) -> bool:
+    """Only a run of the suite is touched: its --pyargs, a path inside it, or an --adagrad option."""
+    args = [str(a) for a in config.invocation_params.args]
+    here = str(Path(__file__).parent)
+    return any(a.startswith("--adagrad") or "adagrad.conformance" in a or a.startswith(here) for a in args)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "feature(name): the conformance feature a test belongs to")
     config.addinivalue_line("markers", "requires(*names): other features a test needs")
+    config.addinivalue_line("markers", "spec(*rules): the spec rules (docs/spec.md) a test checks")
+    if not _active(config):
+        return
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
     unknown = [f for f in config.getoption("--adagrad-exclude") if f not in FEATURES]
     if unknown:
         raise pytest.UsageError(f"unknown feature(s) to exclude: {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    if run_state.state_dir() is None:  # a plain pytest run: the plugin keeps its own state directory
+        os.environ[run_state.ENV] = tempfile.mkdtemp(prefix="adagrad-conformance-")
+    target = config.getoption("--adagrad-target")
     try:
-        divergences = load_divergences(Path(config.getoption("--adagrad-xfails")))
-    except (OSError, ValueError) as exc:
+        divergences = load_divergences(DEFAULT_FILE, user_file=False)
+        user = config.getoption("--adagrad-xfails")
+        if user:
+            divergences = divergences + load_divergences(Path(user))
+    except DivergenceFileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_STATE_KEY] = {"results": [], "divergences": divergences, "resolved": None, "unsupported": []}
-    if config.getoption("--adagrad-exec") or config.getoption("--adagrad-adapter") != "torch":
-        # adapted implementations declare their features up front: resolve now, once per process
-        try:
-            resolved = resolve(config.getoption("--adagrad-target"), config.getoption("--adagrad-adapter"),
-                               config.getoption("--adagrad-exec"), exec_timeout=config.getoption("--adagrad-exec-timeout"))
-        except TargetError as exc:
-            raise pytest.UsageError(f"adagrad-conformance: {exc}") from None
-        config.stash[_STATE_KEY].update(resolved=resolved, unsupported=resolved.unsupported)
-    config.pluginmanager.register(_ResultCollector(config.stash[_STATE_KEY]), "adagrad-conformance-results")
+    spec = f"exec:{config.getoption('--adagrad-exec')}" if config.getoption("--adagrad-exec") else target
+    divergences = divergences.for_target(spec, _torch_version())
+    state = {"divergences": divergences, "resolved": None, "unsupported": [], "target": None, "target_error": None}
+    config.stash[_STATE_KEY] = state
+    if hasattr(config, "workerinput") or not _uses_xdist(config):  # a process that runs tests
+        from .oracle_service import OracleClient
+
+        OracleClient.start(dict(os.environ))  # before any target code is imported
+    config.pluginmanager.register(_Recorder(config), "adagrad-conformance-recorder")
+
+
+def _uses_xdist(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def _torch_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("torch")
+    except Exception:  # noqa: BLE001 - torch is a dependency; a broken install has no version
+        return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     resolved: Resolved | None = config.stash.get(_STATE_KEY, {}).get("resolved")
-    impl = getattr(getattr(resolved, "target", None), "factory", None)
-    close = getattr(getattr(impl, "impl", None), "close", None)
+    close = getattr(getattr(getattr(getattr(resolved, "target", None), "factory", None), "impl", None), "close", None)
     if close:
         close()
 
@@ -85,37 +123,50 @@ def _state(config: pytest.Config) -> dict[str, Any]:
     return config.stash[_STATE_KEY]
 
 
-def target_name(config: pytest.Config) -> str:
-    """The target as reports name it: ``module:attr`` or ``exec:COMMAND``."""
-    resolved: Resolved | None = _state(config)["resolved"]
-    return resolved.target.spec if resolved else config.getoption("--adagrad-target")
+def _load(config: pytest.Config) -> None:
+    """Import the target once per test process, before any test's time starts."""
+    state = _state(config)
+    if state["target"] is not None or state["target_error"] is not None:
+        return
+    try:
+        if config.getoption("--adagrad-exec") or config.getoption("--adagrad-adapter") != "torch":
+            resolved = resolve(config.getoption("--adagrad-target"), config.getoption("--adagrad-adapter"),
+                               config.getoption("--adagrad-exec"), exec_timeout=config.getoption("--adagrad-exec-timeout"))
+            state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
+        else:
+            state["target"] = load_target(config.getoption("--adagrad-target"))
+    except TargetError as exc:
+        state["target_error"] = str(exc)
+    except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import
+        state["target_error"] = f"importing the target raised {type(exc).__name__}: {exc}"
 
 
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config):
     """The :class:`~adagrad.conformance.target.Target` under test."""
-    resolved: Resolved | None = _state(pytestconfig)["resolved"]
-    if resolved is not None:
-        return resolved.target
-    try:
-        return load_target(pytestconfig.getoption("--adagrad-target"))
-    except TargetError as exc:
-        pytest.exit(f"adagrad-conformance: {exc}", returncode=4)
+    _load(pytestconfig)
+    state = _state(pytestconfig)
+    if state["target_error"]:
+        pytest.fail(f"adagrad-conformance: {state['target_error']}", pytrace=False)
+    return state["target"]
 
 
 class UlpsRecorder:
     """What ``record_ulps`` is: called with a test's worst error in ulps; it also takes the
-    worst error of every step (``record_steps``), which :func:`~.harness.check_case` reports
-    when its recorder has that method, for the plots of error against step."""
+    worst error of every step (``record_steps``) and the case's size (``record_size``), which
+    :func:`~.harness.judge` reports, for the plots and the smallest failing case."""
 
     #: Per test, at most this many series of at most this many steps go into the report.
-    MAX_SERIES, MAX_STEPS = 12, 200
+    MAX_SERIES, MAX_STEPS = 12, 400
 
     def __init__(self, node: pytest.Item) -> None:
         self.node = node
 
     def __call__(self, value: float) -> None:
         self.node.user_properties.append(("ulps", float(value)))
+
+    def record_size(self, size: int) -> None:
+        self.node.user_properties.append(("case_size", int(size)))
 
     def record_steps(self, dtype: str, errors: list[float]) -> None:
         series = [p for p in self.node.user_properties if p[0] == "step_ulps"]
@@ -136,47 +187,99 @@ def _feature(item: pytest.Item) -> str | None:
     return marker.args[0] if marker else None
 
 
-def test_id(nodeid: str) -> str:
-    """The id used in reports and divergence files: the part after ``features/``."""
-    return nodeid.rsplit("features/", 1)[-1]
+def _path(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("path") if callspec else None
+    if isinstance(value, str) and value in PATHS:
+        return value
+    for p in PATHS:
+        if item.name.endswith(f"[{p}]") or f"[{p}-" in item.name or f"-{p}]" in item.name or f"-{p}-" in item.name:
+            return p
+    return None
 
 
+test_id = run_state.test_id
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    unsupported = set(_state(config)["unsupported"])
+    if _STATE_KEY not in config.stash:
+        return
+    _load(config)  # the target's import is not part of any test's time
+    state = _state(config)
+    unsupported = set(state["unsupported"])
     if unsupported:  # tests that read the option (golden) skip cases needing these features too
         config.option.adagrad_exclude = sorted(set(config.getoption("--adagrad-exclude")) | unsupported)
     excluded = set(config.getoption("--adagrad-exclude")) - unsupported
-    divergences: Divergences = _state(config)["divergences"]
-    resolved: Resolved | None = _state(config)["resolved"]
+    divergences: Divergences = state["divergences"]
+    plan = []
     for item in items:
         feature = _feature(item)
         if feature is None:
             continue
         if feature not in FEATURES:
             raise pytest.UsageError(f"{item.nodeid}: feature {feature!r} is not registered in FEATURES")
-        item.user_properties.append(("feature", feature))
+        tid = test_id(item.nodeid)
+        item.user_properties += [("feature", feature), ("path", _path(item))]
         needed = [feature] + [n for m in item.iter_markers("requires") for n in m.args]
+        planned = "run"
         if any(n in unsupported for n in needed):
-            assert resolved is not None
             names = ", ".join(n for n in needed if n in unsupported)
-            item.add_marker(pytest.mark.skip(reason=f"unsupported: feature {names} is not claimed by {resolved.description}"))
-            continue
-        if any(n in excluded for n in needed):
+            item.add_marker(pytest.mark.skip(reason=f"not claimed: feature {names} is not claimed by the target"))
+            planned = "not-claimed"
+        elif any(n in excluded for n in needed):
             names = ", ".join(n for n in needed if n in excluded)
-            item.add_marker(pytest.mark.skip(reason=f"excluded: feature {names} not claimed by the target"))
-            continue
-        entry = divergences.match(feature, test_id(item.nodeid))
-        if entry is not None:
-            item.user_properties.append(("divergence", entry.pattern))
-            item.add_marker(pytest.mark.xfail(reason=f"known divergence: {entry.reason}", strict=False))
+            item.add_marker(pytest.mark.skip(reason=f"excluded: feature {names} excluded by the user"))
+            planned = "excluded"
+        else:
+            entry = divergences.match(tid)
+            if entry is not None:
+                item.user_properties.append(("divergence", entry.id))
+                item.stash[_DIVERGENCE] = entry
+        plan.append({"id": tid, "feature": feature, "path": _path(item), "planned": planned})
+    directory = run_state.state_dir()
+    if directory is not None and plan:
+        run_state.write_json(directory / f"plan-{run_state.worker_name()}.json", {
+            "tests": plan, "stale_divergences": [e.id for e in divergences.stale([p["id"] for p in plan])],
+            "divergences": [{"id": e.id, "reason": e.reason, "tests": list(e.tests)} for e in divergences.entries],
+            "unsupported": sorted(unsupported), "target_error": state["target_error"],
+            "description": state["resolved"].description if state["resolved"] else None})
+
+
+_DIVERGENCE = pytest.StashKey[Any]()
+#: Outcome exceptions that only the suite may raise; from target code they are failures.
+_ESCAPES: tuple[type[BaseException], ...] = (
+    pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, unittest.SkipTest, SystemExit,
+    KeyboardInterrupt, GeneratorExit,
+)
+
+
+class TargetEscape(AssertionError):
+    """Target code raised an outcome exception (skip, xfail, exit, interrupt) during a test."""
+
+
+def _seed(config: pytest.Config, tid: str) -> int:
+    return zlib.crc32(f"{config.getoption('--adagrad-seed')}:{tid}".encode())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    """Attach the unsupported requests a test met to its report (the adapter signalled them)."""
+    """Seed the test from its id; attach unsupported requests; turn target escapes into failures."""
+    if _STATE_KEY not in item.config.stash:
+        return (yield)
+    obj = getattr(item, "obj", None)
+    if getattr(obj, "is_hypothesis_test", False):
+        from hypothesis import seed
+
+        seed(_seed(item.config, test_id(item.nodeid)))(getattr(obj, "__func__", obj))
     take_unsupported()
     try:
         return (yield)
+    except _ESCAPES as exc:
+        if getattr(exc, "_adagrad_sanctioned", False):
+            raise
+        raise TargetEscape(f"code under test raised {type(exc).__module__}.{type(exc).__name__}({exc}) during the test: "
+                           "a target cannot skip, expect-fail or end its own checks") from None
     finally:
         reasons = take_unsupported()
         if reasons:
@@ -195,7 +298,129 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 
         if not _SEEN:
             raise
-        pytest.skip("unsupported: " + "; ".join(dict.fromkeys(_SEEN)))
+        exc = pytest.skip.Exception("unsupported: " + "; ".join(dict.fromkeys(_SEEN)))
+        exc._adagrad_sanctioned = True  # type: ignore[attr-defined]
+        raise exc from None
+
+
+def _failure_of(excinfo: pytest.ExceptionInfo | None) -> BaseException | None:
+    if excinfo is None:
+        return None
+    exc = excinfo.value
+    while isinstance(exc, BaseExceptionGroup):  # hypothesis reports several distinct failures so
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _all_failures(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [e for sub in exc.exceptions for e in _all_failures(sub)]
+    return [exc]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report: pytest.TestReport = yield
+    if _STATE_KEY not in item.config.stash or report.when != "call":
+        return _bounded(report)
+    exc = _failure_of(call.excinfo)
+    details = getattr(exc, "details", None)
+    if report.failed and details:
+        report.user_properties.append(("failure", {k: v for k, v in details.items()}))
+        if getattr(exc, "size", None) is not None:
+            report.user_properties.append(("case_size", exc.size))
+    entry = item.stash.get(_DIVERGENCE, None)
+    if entry is not None:
+        if report.failed and call.excinfo is not None and all(entry.expects(e) for e in _all_failures(call.excinfo.value)):
+            report.outcome = "skipped"
+            report.wasxfail = f"{entry.id}: {entry.reason}"
+        elif report.failed:
+            report.longrepr = f"{report.longreprtext}\n\nknown divergence {entry.id} expects {entry.describe_expectation()}; this failure is different"
+        elif report.passed:
+            report.wasxfail = f"{entry.id}: {entry.reason}"
+            if item.config.getoption("--adagrad-strict"):
+                report.outcome = "failed"
+                report.longrepr = f"[XPASS(strict)] known divergence {entry.id} did not occur: {entry.reason}"
+    return _bounded(report)
+
+
+def _bounded(report: pytest.TestReport) -> pytest.TestReport:
+    """Keep the head and tail of captured output; a target printing megabytes costs nothing."""
+    kept = []
+    for title, content in report.sections:
+        if len(content) > 2 * CAPTURE_KEEP:
+            dropped = len(content) - 2 * CAPTURE_KEEP
+            content = f"{content[:CAPTURE_KEEP]}\n[... {dropped} characters not kept ...]\n{content[-CAPTURE_KEEP:]}"
+        kept.append((title, content))
+    report.sections = kept
+    return report
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    _heartbeat(nodeid)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    _heartbeat(None)
+
+
+def _heartbeat(nodeid: str | None) -> None:
+    """Tell the watchdog (``check``) which test this process runs now."""
+    directory = run_state.state_dir()
+    if directory is None:
+        return
+    try:
+        run_state.write_json(directory / f"worker-{run_state.worker_name()}.json",
+                             {"pid": os.getpid(), "test": test_id(nodeid) if nodeid else None, "since": time.time()})
+    except OSError:
+        pass
+
+
+class _Recorder:
+    """On the process that receives reports (the xdist controller, or the only process):
+    one line per test report in ``results.jsonl``; the report at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if hasattr(self.config, "workerinput"):
+            return
+        directory = run_state.state_dir()
+        props = dict(report.user_properties)
+        if directory is None or ("feature" not in props and "features/" not in report.nodeid):
+            return
+        if report.when not in ("call", "???") and report.outcome == "passed":
+            return
+        line = {
+            "id": test_id(report.nodeid), "when": report.when, "outcome": report.outcome,
+            "wasxfail": getattr(report, "wasxfail", None), "duration": report.duration,
+            "skip_reason": _skip_reason(report),
+            "message": report.longreprtext if report.outcome == "failed" else "",
+            "properties": [[k, v] for k, v in report.user_properties if k != "feature"],
+            "feature": props.get("feature"),
+        }
+        run_state.append_jsonl(directory / "results.jsonl", line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        if hasattr(config, "workerinput") or os.environ.get("ADAGRAD_CONFORMANCE_CHECK"):
+            return  # `check` assembles and prints its own report
+        from .assemble import assemble
+
+        report = assemble(run_state.state_dir(), meta_from_config(config))
+        used = [d for d in report["divergences"] if d["used_by"]]
+        if used:
+            terminalreporter.section("known divergences accepted")
+            for d in used:
+                terminalreporter.write_line(f"{d['id']}: {d['reason']} ({len(d['used_by'])} test(s))")
+        for entry in report["stale_divergences"]:
+            terminalreporter.write_line(f"warning: known-divergence entry {entry!r} lists a test that does not exist", yellow=True)
+        path = config.getoption("--adagrad-report")
+        if path:
+            import json
+
+            Path(path).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -203,91 +428,20 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
 
 
-class _ResultCollector:
-    """Collects one result per conformance test (on the xdist controller too)."""
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
-        if "feature" not in props:
-            if "features/" not in report.nodeid or report.outcome != "failed":
-                return
-            props["feature"] = CRASHED  # xdist's report for a crashed worker carries no properties
-        # "call" carries the verdict; a failed setup too; "???" is xdist's report of a crashed worker
-        if report.when not in ("call", "???") and not (report.when == "setup" and report.outcome != "passed"):
-            return
-        if hasattr(report, "wasxfail"):
-            outcome = "xfailed" if report.outcome == "skipped" else "xpassed"
-        elif report.outcome == "skipped":
-            # adapters report what the implementation cannot express; the user's --exclude is "excluded"
-            outcome = "unsupported" if _skip_reason(report).startswith(("unsupported:", "Skipped: unsupported:")) else "excluded"
-        else:
-            outcome = report.outcome
-        ulps = [v for k, v in report.user_properties if k == "ulps"]
-        reasons = [r for k, v in report.user_properties if k == "unsupported" for r in v]
-        if outcome == "unsupported":
-            reasons += _skip_reason(report).removeprefix("Skipped: ").removeprefix("unsupported: ").split("; ")
-        self.state["results"].append(
-            {
-                "id": test_id(report.nodeid),
-                "feature": props["feature"],
-                "outcome": outcome,
-                "worst_ulps": max(ulps) if ulps else None,
-                "divergence": props.get("divergence"),
-                "message": report.longreprtext[-6000:] if outcome == "failed" else "",
-                "duration": report.duration,
-                "step_ulps": [v for k, v in report.user_properties if k == "step_ulps"],
-                "unsupported": list(dict.fromkeys(reasons)),
-            }
-        )
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [
-        f"adagrad-conformance: target {target_name(config)}, "
-        f"profile {config.getoption('--adagrad-profile')}, "
-        f"excluded: {', '.join(config.getoption('--adagrad-exclude')) or 'none'}, "
-        f"known divergences: {config.getoption('--adagrad-xfails')}"
-    ]
-
-
-def build_report(config: pytest.Config) -> dict[str, Any]:
-    """The JSON report: configuration, per-test results, per-feature summary, divergences."""
-    state = _state(config)
-    results = state["results"]
-    ids = [r["id"] for r in results]
-    features = {r["feature"] for r in results}
-    divergences: Divergences = state["divergences"]
+def meta_from_config(config: pytest.Config) -> dict[str, Any]:
+    """What a report says about the run (target, profile, seed, options)."""
     return {
-        "target": target_name(config),
+        "target": f"exec:{config.getoption('--adagrad-exec')}" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-target"),
         "adapter": "exec" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-adapter"),
-        "profile": config.getoption("--adagrad-profile"),
-        "excluded": sorted(set(config.getoption("--adagrad-exclude")) - set(state["unsupported"])),
-        "unsupported": list(state["unsupported"]),
-        "results": results,
-        "known_divergences": [
-            {"pattern": e.pattern, "reason": e.reason, "used_by": [r["id"] for r in results if r["divergence"] == e.pattern]}
-            for e in divergences.entries
-        ],
-        "stale_divergences": [e.pattern for e in divergences.stale(features, ids)] if results else [],
+        "profile": config.getoption("--adagrad-profile"), "seed": config.getoption("--adagrad-seed"),
+        "strict": config.getoption("--adagrad-strict"), "excluded": list(config.getoption("--adagrad-exclude")),
+        "device": config.getoption("--adagrad-device"),
     }
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or _STATE_KEY not in config.stash:
-        return
-    report = build_report(config)
-    accepted = [d for d in report["known_divergences"] if any(
-        r["outcome"] == "xfailed" for r in report["results"] if r["id"] in d["used_by"])]
-    if accepted:
-        terminalreporter.section("known divergences accepted")
-        for d in accepted:
-            terminalreporter.write_line(f"{d['pattern']}: {d['reason']}")
-    for pattern in report["stale_divergences"]:
-        terminalreporter.write_line(f"warning: known-divergence entry {pattern!r} matches no test", yellow=True)
-    path = config.getoption("--adagrad-report")
-    if path:
-        Path(path).write_text(json.dumps(report, indent=1, sort_keys=True))
-
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _STATE_KEY not in config.stash:
+        return []
+    m = meta_from_config(config)
+    return [f"adagrad-conformance: target {m['target']}, profile {m['profile']}, seed {m['seed']}, "
+            f"excluded: {', '.join(m['excluded']) or 'none'}"]

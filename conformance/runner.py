@@ -1,42 +1,47 @@
 """``adagrad-conformance check TARGET``: run the suite on a target and print a verdict.
 
-``--adapter functional TARGET`` checks an implementation of the functional protocol and
-``--exec "COMMAND"`` an external program (``docs/protocols.md``); features they do not claim are
-reported as unsupported. ``--report``, ``--markdown`` and ``--html`` write the results.
+The command itself never runs target code: a throw-away probe process loads the target (and
+says what an adapted implementation claims), then a hermetic pytest run (its own configuration,
+no plugin autoloading, ``PYTEST_ADDOPTS`` ignored) executes the suite in pytest-xdist workers.
+A watchdog here kills a worker (and everything it started) when a test exceeds its limit in the
+target's *own* time (waiting for a CPU is not counted), whatever the target does with the GIL;
+the test is then ``timed-out`` and the run goes on. After :data:`MAX_TIMEOUTS` timeouts the run
+stops (the rest is ``not-run``). Nothing started by the run outlives it.
 
-The suite runs in a pytest subprocess with pytest-xdist workers, so a target that crashes a
-worker or hangs past the per-case time limit fails that case and the run goes on. A smoke probe
-(one step in a subprocess) runs first: a target that hangs on it gets its verdict at once.
-
-Exit status: 0 conformant, 1 non-conformant, 2 usage error or an unimportable target.
+Exit status: 0 conformant, 1 non-conformant, 2 usage error or an unimportable target,
+3 not verified (the run could not establish a verdict), 130/143 interrupted (SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import math
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import profiles
+from . import profiles, run_state
 from .features import FEATURES
-from .known_divergences import DEFAULT_FILE
-from .report import CRASHED, render_summary, verdict
-from .adapters.base import resolve
-from .target import TargetError
+from .watchdog import become_subreaper, kill_descendants, kill_tree, own_seconds
 
 __all__ = ["register", "run_check"]
 
-#: Seconds the smoke probe (interpreter start, imports and one step) may take.
-SMOKE_TIMEOUT = 20
-#: Added for --adapter functional: importing a library (TensorFlow, Keras, JAX) alone can take
-#: longer than a torch target's whole probe, and that is not a hang.
-LIBRARY_IMPORT_ALLOWANCE = 60
+#: Seconds the probe may take to import and load the target (not a test's time).
+IMPORT_LIMIT = 600
+#: After this many timed-out tests the run stops: the target hangs, and saying so is enough.
+MAX_TIMEOUTS = 3
+#: Part of a test's limit left for hypothesis to shrink a failure it found; then it is reported as found.
+SHRINK_SHARE = 0.5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,13 +64,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots to FILE (needs matplotlib)")
     p.add_argument("--profile", choices=sorted(profiles.PROFILES), default="quick", help="hypothesis profile (default: quick)")
     p.add_argument("--exclude", action="append", default=[], metavar="FEATURE", help="a feature the target does not claim (repeatable)")
+    p.add_argument("--only", action="append", default=[], metavar="FEATURE", help="check only this feature (repeatable)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
     p.add_argument("--junitxml", metavar="FILE", help="write JUnit XML to FILE")
     p.add_argument("--xfails", metavar="FILE", default=None,
-                   help="known-divergences file (default: torch's for a torch target, none for --adapter functional or --exec)")
-    p.add_argument("-n", dest="workers", default="2", help="pytest-xdist workers (at least 1; default 2)")
-    p.add_argument("--timeout", type=float, help="per-case time limit in seconds (default: by profile)")
+                   help="a known-divergences file (TOML) for this target, added to the packaged entries (which name their targets)")
+    p.add_argument("--strict", action="store_true", help="a known divergence that did not occur fails the run")
+    p.add_argument("-n", dest="workers", default="2", help="pytest-xdist workers: a number >= 1, or auto (default 2)")
+    p.add_argument("--timeout", type=float, help="per-test limit in seconds of the target's own time (default: by profile)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0; the report prints it)")
     p.add_argument("--no-shrink", action="store_true", help="do not minimise failing examples (faster verdicts)")
+    p.add_argument("--device", default="cpu", help="torch device for the target's tensors (cpu or cuda)")
     p.add_argument("--list-features", action="store_true", help="list the features and exit")
     p.set_defaults(func=run_check)
 
@@ -75,46 +84,180 @@ def _error(message: str) -> int:
     return 2
 
 
-#: Exit status of the smoke probe when an --exec program did not answer in time.
-_PROBE_HANG = 3
-
-
-def _start_smoke(args: argparse.Namespace) -> subprocess.Popen:
-    """Start the smoke probe: one step of the target in a subprocess."""
-    code = (
-        "import sys, torch\n"
-        "from adagrad.conformance.adapters import resolve\n"
-        "from adagrad.conformance.adapters.subprocess_protocol import ProgramHang\n"
-        f"t = resolve({args.target!r}, {args.adapter!r}, {args.exec_command!r}, exec_timeout={args.exec_timeout!r}).target\n"
-        "p = torch.ones(4, requires_grad=True)\n"
-        "try:\n"
-        "    opt = t.make([p], lr=0.1)\n"
-        "    p.grad = torch.ones(4)\n"
-        "    opt.step()\n"
-        "except ProgramHang as exc:\n"
-        f"    print(exc, file=sys.stderr); sys.exit({_PROBE_HANG})\n"
-        "except BaseException as exc:\n"
-        "    if type(exc).__name__ != 'Skipped':  # an unsupported float32 step is not a crash\n"
-        "        raise\n"
-    )
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _smoke_result(proc: subprocess.Popen, timeout: float) -> str | None:
-    """Wait for the probe; return a problem description, or None if the step completed."""
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return f"hangs: one step of a 4-element float32 parameter did not finish in {timeout:.0f} s"
-    if proc.returncode == _PROBE_HANG:
-        tail = (err.strip().splitlines() or ["(no output)"])[-1]
-        return f"hangs: one step of a 4-element float32 parameter got no answer in time: {tail}"
-    if proc.returncode != 0:
-        tail = (err.strip().splitlines() or ["(no output)"])[-1]
-        return f"crashes on one step (exit status {proc.returncode}): {tail}"
+def _writable(option: str, value: str | None) -> str | None:
+    if not value:
+        return None
+    path = Path(value)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return f"{option} {value} is a directory, not a file"
+    if not parent.is_dir():
+        return f"{option} {value}: directory {parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK) or not os.access(parent, os.W_OK):
+        return f"{option} {value} is not writable"
     return None
+
+
+def _validate(args: argparse.Namespace) -> str | None:
+    """Every option checked before anything runs; the problem in one line, or None."""
+    if args.exec_command and args.target:
+        return "give either TARGET or --exec COMMAND, not both"
+    if not args.exec_command and not args.target:
+        return "a TARGET (module:attr) or --exec COMMAND is needed"
+    for name in args.exclude + args.only:
+        if name not in FEATURES:
+            return f"unknown feature {name!r} (see --list-features)"
+    if args.only:
+        args.exclude = sorted(set(args.exclude) | (set(FEATURES) - set(args.only)))
+    if set(FEATURES) <= set(args.exclude):
+        return "every feature is excluded: nothing to check"
+    if args.workers == "auto":
+        args.workers = str(os.cpu_count() or 1)
+    try:
+        workers = int(args.workers)
+    except ValueError:
+        return f"-n takes a number of workers or auto, got {args.workers!r}"
+    if not 1 <= workers <= 64:
+        return "-n must be between 1 and 64 (workers isolate the suite from crashes in the target)"
+    for option, value in (("--timeout", args.timeout), ("--exec-timeout", args.exec_timeout)):
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            return f"{option} must be a positive number of seconds, got {value}"
+    if args.exec_command:
+        try:
+            if not shlex.split(args.exec_command):
+                return "--exec needs a command"
+        except ValueError as exc:
+            return f"--exec {args.exec_command!r} cannot be split into words: {exc}"
+    for option, value in (("--report", args.report), ("--markdown", args.markdown), ("--html", args.html), ("--junitxml", args.junitxml)):
+        problem = _writable(option, value)
+        if problem:
+            return problem
+    if args.html:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            return "--html needs matplotlib: pip install 'adagrad-conformance[plots]'"
+    if args.xfails:
+        from .known_divergences import DivergenceFileError, load_divergences
+
+        try:
+            load_divergences(Path(args.xfails))
+        except DivergenceFileError as exc:
+            return str(exc)
+    if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
+        return f"--device must be cpu or cuda[:N], got {args.device!r}"
+    return None
+
+
+def _probe(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the target in a throw-away process; never in this one."""
+    cmd = [sys.executable, "-m", "adagrad.conformance.probe", args.target or "", args.adapter,
+           args.exec_command or "", str(args.exec_timeout)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=IMPORT_LIMIT)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        proc.communicate()
+        return {"ok": False, "kind": "usage", "error": f"loading the target did not finish within {IMPORT_LIMIT} s"}
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("ADAGRAD-PROBE "):
+            return json.loads(line.removeprefix("ADAGRAD-PROBE "))
+    tail = (err.decode(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+    return {"ok": False, "kind": "usage",
+            "error": f"loading the target ended the process (exit status {proc.returncode}) before it answered: {tail}"}
+
+
+def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list[str]:
+    config = tmp / "pytest.ini"
+    config.write_text("[pytest]\n")  # our own configuration: no user ini file applies
+    cmd = [
+        sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance",
+        "-c", str(config), "--rootdir", str(tmp), "--noconftest",
+        "-p", "xdist.plugin", "-p", "_hypothesis_pytestplugin", "-p", "adagrad.conformance.plugin",
+        "-p", "no:cacheprovider", "-p", "no:logging", "-q", "--no-header", "--tb=long", "-W", "ignore::UserWarning",
+        "--adagrad-target", args.target or "torch.optim:Adagrad", "--adagrad-profile", args.profile,
+        "--adagrad-seed", str(args.seed), "--adagrad-adapter", args.adapter,
+        "--adagrad-exec-timeout", str(args.exec_timeout), "--adagrad-device", args.device,
+        "-n", str(args.workers), "--max-worker-restart", "1000",
+    ]
+    for name in args.exclude:
+        cmd += ["--adagrad-exclude", name]
+    if args.no_shrink:
+        cmd.append("--adagrad-no-shrink")
+    if args.strict:
+        cmd.append("--adagrad-strict")
+    if args.xfails:
+        cmd += ["--adagrad-xfails", str(Path(args.xfails).resolve())]
+    if args.exec_command:
+        cmd += ["--adagrad-exec", args.exec_command]
+    if args.junitxml:
+        cmd += ["--junitxml", str(Path(args.junitxml).resolve()), "-o", "junit_suite_name=adagrad-conformance"]
+    return cmd
+
+
+def _environment(cmd: list[str]) -> dict[str, Any]:
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    import platform
+
+    return {"python": platform.python_version(), "torch": version("torch"), "pytest": version("pytest") or "?",
+            "hypothesis": version("hypothesis") or "?",
+            "plugins": [f"pytest-xdist-{version('pytest-xdist')}", f"hypothesis-{version('hypothesis')}", "adagrad-conformance"],
+            "command": [Path(cmd[0]).name] + cmd[1:]}
+
+
+class _Watchdog(threading.Thread):
+    """Polls the workers' heartbeats; kills a worker whose test ran past its limit."""
+
+    def __init__(self, state: Path, limit: float, on_stop) -> None:
+        super().__init__(daemon=True)
+        self.state, self.limit, self.on_stop = state, limit, on_stop
+        self.timeouts = 0
+        self.running: dict[str, tuple[int, str, float, float | None]] = {}
+        self.done = threading.Event()
+        self.failed_tests: set[str] = set()
+
+    def run(self) -> None:
+        from .watchdog import _run_delay
+
+        while not self.done.wait(0.25):
+            failing = set()
+            for path in self.state.glob("first-failure-*.jsonl"):
+                failing |= {e["test"] for e in run_state.read_jsonl(path)}
+            for path in self.state.glob("worker-*.json"):
+                try:
+                    beat = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    continue
+                name = path.stem
+                if not beat.get("test"):
+                    self.running.pop(name, None)
+                    continue
+                key = (beat["pid"], beat["test"])
+                cur = self.running.get(name)
+                if cur is None or (cur[0], cur[1]) != key:
+                    self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]))
+                    continue
+                pid, test, wall0, delay0 = cur
+                spent = own_seconds(pid, wall0, delay0)
+                shrinking = test in failing
+                limit = self.limit * (SHRINK_SHARE if shrinking else 1.0) if shrinking else self.limit
+                if spent > limit:
+                    why = "shrink" if shrinking else "timeout"
+                    run_state.append_jsonl(self.state / "watchdog.jsonl",
+                                           {"test": test, "why": why, "limit": limit, "own_seconds": spent, "pid": pid})
+                    kill_tree(pid)
+                    self.running.pop(name, None)
+                    if why == "timeout":
+                        self.timeouts += 1
+                        if self.timeouts >= MAX_TIMEOUTS:
+                            self.on_stop(f"stopped after {self.timeouts} tests timed out (the target hangs)")
+                            return
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -123,119 +266,187 @@ def run_check(args: argparse.Namespace) -> int:
         for name, text in FEATURES.items():
             print(f"{name:20} {text}")
         return 0
-    unknown = [f for f in args.exclude if f not in FEATURES]
-    if unknown:
-        return _error(f"unknown feature(s) to exclude: {', '.join(unknown)} (see --list-features)")
-    if set(FEATURES) <= set(args.exclude):
-        return _error("every feature is excluded: nothing to check")
-    try:
-        workers = int(args.workers)
-    except ValueError:
-        return _error(f"-n takes a number of workers, got {args.workers!r}")
-    if workers < 1:
-        return _error("-n must be at least 1 (workers isolate the suite from crashes in the target)")
-    if args.xfails is None:  # torch's own divergences (D1, D3, D5) say nothing about another library
-        args.xfails = str(DEFAULT_FILE) if args.adapter == "torch" and not args.exec_command else os.devnull
-    if args.xfails != os.devnull and not Path(args.xfails).is_file():
-        return _error(f"known-divergences file {args.xfails} does not exist")
-    if args.exec_command and args.target:
-        return _error("give either TARGET or --exec COMMAND, not both")
-    from .adapters.subprocess_protocol import ProgramSetupError
-
-    try:
-        resolved = resolve(args.target, args.adapter, args.exec_command, exec_timeout=args.exec_timeout)
-    except ProgramSetupError as exc:  # it started but broke the protocol at once: a failure, not a usage error
-        report = {"target": f"exec:{args.exec_command}", "adapter": "exec", "profile": args.profile, "excluded": sorted(args.exclude),
-                  "unsupported": [], "results": [], "smoke": f"hangs or breaks the protocol: {exc}",
-                  "known_divergences": [], "stale_divergences": []}
-        return _finish(report, args)
-    except TargetError as exc:
-        return _error(str(exc))
-    close = getattr(getattr(resolved.target.factory, "impl", None), "close", None)
-    if close:  # the suite's workers start their own copies of the program
-        close()
-
-    timeout = args.timeout or profiles.PROFILES[args.profile][2]
-    print(f"adagrad-conformance: checking {resolved.description} (profile {args.profile}, "
-          f"excluded: {', '.join(args.exclude) or 'none'}"
-          + (f"; unsupported: {', '.join(resolved.unsupported)}" if resolved.unsupported else "") + ")", flush=True)
-    smoke = _start_smoke(args)  # runs beside the suite; a hang stops everything
-    with tempfile.TemporaryDirectory(prefix="adagrad-conformance-") as tmp:
-        json_path = Path(tmp) / "report.json"
-        cmd = [
-            sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance",
-            "-p", "no:cacheprovider", "-q", "-o", "console_output_style=progress",
-            "--adagrad-target", args.target or "torch.optim:Adagrad", "--adagrad-profile", args.profile,
-            "--adagrad-adapter", args.adapter, "--adagrad-exec-timeout", str(args.exec_timeout),
-            "--adagrad-xfails", str(Path(args.xfails).resolve()), "--adagrad-report", str(json_path),
-            "-n", str(workers), "--timeout", str(timeout), "--timeout-method", "thread",
-            "--tb=long", "-W", "ignore::UserWarning", "--no-header",
-        ]
-        for name in args.exclude:
-            cmd += ["--adagrad-exclude", name]
-        if args.no_shrink:
-            cmd.append("--adagrad-no-shrink")
-        if args.exec_command:
-            cmd += ["--adagrad-exec", args.exec_command]
-        if args.junitxml:
-            cmd += ["--junitxml", str(Path(args.junitxml).resolve())]
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "ADAGRAD_EXEC_CWD": os.getcwd()}
-        suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        smoke_problem: list[str | None] = []
-
-        def watch_smoke() -> None:
-            limit = SMOKE_TIMEOUT + (LIBRARY_IMPORT_ALLOWANCE if args.adapter == "functional" else 0)
-            smoke_problem.append(_smoke_result(smoke, limit))
-            if smoke_problem[0] and smoke_problem[0].startswith("hangs"):
-                suite.kill()
-
-        watcher = threading.Thread(target=watch_smoke, daemon=True)
-        watcher.start()
-        output = _stream_progress(suite)
-        suite.wait()
-        watcher.join()
-        problem = smoke_problem[0]
-        if problem and problem.startswith("hangs"):
-            report = {"target": resolved.target.spec, "adapter": "exec" if args.exec_command else args.adapter,
-                      "profile": args.profile, "excluded": sorted(args.exclude), "unsupported": resolved.unsupported,
-                      "results": [], "smoke": problem, "known_divergences": [], "stale_divergences": []}
-            return _finish(report, args)
-        if not json_path.exists():
-            tail = "\n".join(output[-15:])
-            return _error(f"the suite did not run (pytest exit status {suite.returncode}):\n{tail}")
-        report: dict[str, Any] = json.loads(json_path.read_text())
-        failed = any(r["outcome"] == "failed" for r in report["results"])
-        if suite.returncode not in (0, 1, 5) or (suite.returncode == 1 and not failed):
-            # the run ended early (e.g. xdist gave up restarting crashed workers): never a pass
-            report["results"].append({
-                "id": "(run)", "feature": CRASHED, "outcome": "failed", "worst_ulps": None, "divergence": None,
-                "duration": 0.0, "message": f"E   the test run ended early (pytest exit status {suite.returncode}); "
-                f"tests after that point did not run\n" + "\n".join("E   " + line for line in output[-10:]),
-            })
+    problem = _validate(args)
     if problem:
-        report["smoke"] = problem
+        return _error(problem)
+    become_subreaper()
+    interrupted: list[int] = []
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run(args, interrupted)
+    except KeyboardInterrupt:
+        return 143 if interrupted and interrupted[0] == signal.SIGTERM else 130
+    finally:
+        kill_descendants()
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
+    started = time.monotonic()
+    probe = _probe(args)
+    spec = f"exec:{args.exec_command}" if args.exec_command else args.target
+    if not probe["ok"] and probe["kind"] == "usage":
+        return _error(probe["error"])
+    timeout = args.timeout or profiles.PROFILES[args.profile][2]
+    description = probe.get("description") or spec
+    print(f"adagrad-conformance: checking {description} (profile {args.profile}, seed {args.seed}, "
+          f"excluded: {', '.join(args.exclude) or 'none'}"
+          + (f"; not claimed: {', '.join(probe.get('unsupported', []))}" if probe.get("unsupported") else "") + ")", flush=True)
+    meta: dict[str, Any] = {"target": spec, "adapter": "exec" if args.exec_command else args.adapter,
+                            "description": description, "profile": args.profile, "seed": args.seed,
+                            "strict": args.strict, "excluded": args.exclude, "problems": []}
+    with tempfile.TemporaryDirectory(prefix="adagrad-conformance-") as tmp_name:
+        tmp = Path(tmp_name)
+        state = tmp / "state"
+        state.mkdir()
+        cmd = _pytest_command(args, tmp, timeout)
+        meta["environment"] = _environment(cmd)
+        if not probe["ok"]:  # the program started but broke the protocol at once: the target's failure
+            meta["run"] = {"status": "complete", "reason": None, "timeouts": 0, "wall_seconds": 0.0}
+            meta["problems"] = []
+            return _finish(_protocol_failure_report(meta, probe["error"]), args)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+                   ADAGRAD_EXEC_CWD=os.getcwd(), ADAGRAD_CONFORMANCE_CHECK="1", **{run_state.ENV: str(state)})
+        suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        stop_reason: list[str] = []
+
+        def stop(reason: str) -> None:
+            stop_reason.append(reason)
+            kill_tree(suite.pid)
+
+        dog = _Watchdog(state, timeout, stop)
+        dog.start()
+        tail = _stream(suite, state)
+        suite.wait()
+        dog.done.set()
+        dog.join()
+        status = "complete"
+        reason = None
+        if interrupted:
+            status, reason = "interrupted", "SIGTERM" if interrupted[0] == signal.SIGTERM else "SIGINT (Ctrl-C)"
+        elif stop_reason:
+            status, reason = "stopped-early", stop_reason[0]
+        elif suite.returncode not in (0, 1):
+            status = "infrastructure-error"
+            reason = f"pytest exit status {suite.returncode}: " + " | ".join(line for line in list(tail)[-5:] if line.strip())
+            meta["problems"].append(reason)
+        meta["run"] = {"status": status, "reason": reason, "timeouts": dog.timeouts,
+                       "wall_seconds": round(time.monotonic() - started, 2)}
+        from .assemble import assemble
+
+        report = assemble(state, meta)
+        _diagnose(report, state)
     return _finish(report, args)
 
 
-def _stream_progress(proc: subprocess.Popen) -> list[str]:
-    """Echo pytest's progress lines as they come, not its failure listing (the table has it)."""
-    lines, echo = [], True
+def _protocol_failure_report(meta: dict[str, Any], error: str) -> dict[str, Any]:
+    from .assemble import assemble
+    from .report import verdict
+
+    report = assemble(None, meta)
+    report["results"] = [{"id": "(protocol)", "feature": next(iter(FEATURES)), "path": None, "outcome": "failed",
+                          "worst_ulps": None, "tolerance_ulps": None, "case_size": None, "duration": 0.0,
+                          "step_ulps": [], "unsupported": [], "divergence": None,
+                          "message": f"the program hangs or breaks the protocol: {error}",
+                          "failure": {"statement": f"the program hangs or breaks the protocol: {error}", "step": None,
+                                      "tensor": None, "tensor_index": None, "index": None, "target": None,
+                                      "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}}]
+    report["verdict"] = verdict(report)[0]
+    return report
+
+
+def _diagnose(report: dict[str, Any], state: Path) -> None:
+    """Name the semantic variant behind numerical failures (never changes the verdict)."""
+    if report["verdict"] != "non-conformant":
+        return
+    records = [r for path in sorted(state.glob("records-*.jsonl")) for r in run_state.read_jsonl(path)]
+    if not records:
+        return
+    try:
+        from .codec import decode_case, decode_trajectory
+        from .diagnosis import Record, diagnose
+        from .tensor_bits import decode_bits
+
+        def values(b, cplx):
+            if b is None:
+                return None
+            v = decode_bits(b[1], b[0])
+            return v[..., 0] + 1j * v[..., 1] if cplx else v
+
+        recs = []
+        for r in records:
+            case = decode_case(r["case"])
+            cplx = case.dtype.startswith("complex")
+            traj = [([values(p, cplx) for p in st.params], [values(s, cplx) for s in st.sums],
+                     [int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else int(s or 0) for s in st.steps])
+                    for st in decode_trajectory(r["trajectory"]) if not st.error]
+            recs.append(Record(case=case, trajectory=traj, test_id=r["test_id"]))
+        diagnosis = diagnose(recs)
+        report["diagnosis"] = diagnosis.to_json()
+        report["diagnosis_records"] = [r.to_json() for r in recs]
+    except Exception as exc:  # noqa: BLE001 - the diagnosis is advice; its failure is a problem, not a verdict
+        report["problems_diagnosis"] = f"diagnosis failed: {type(exc).__name__}: {exc}"
+
+
+def _stream(proc: subprocess.Popen, state: Path) -> collections.deque[str]:
+    """Progress while the suite runs (never silent for more than 10 s); keeps only a tail."""
+    tail: collections.deque[str] = collections.deque(maxlen=50)
+    last = [time.monotonic()]
+    done = threading.Event()
+
+    def progress() -> None:
+        while not done.wait(10):
+            planned = 0
+            for path in state.glob("plan-*.json"):
+                try:
+                    planned = sum(t["planned"] == "run" for t in json.loads(path.read_text())["tests"])
+                except (OSError, ValueError, KeyError):
+                    pass
+                break
+            lines = run_state.read_jsonl(state / "results.jsonl")
+            finished = {ln["id"] for ln in lines if ln["when"] in ("call", "???") or ln["outcome"] != "passed"}
+            failed = {ln["id"] for ln in lines if ln["outcome"] == "failed" and not ln.get("wasxfail")}
+            print(f"  ... {len(finished)}/{planned or '?'} tests done, {len(failed)} failed, "
+                  f"{time.monotonic() - start:.0f} s", flush=True)
+
+    start = time.monotonic()
+    t = threading.Thread(target=progress, daemon=True)
+    t.start()
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith(("=", "_", "E ", "FAILED")):
-            echo = False
-        if echo and line.strip() and not line.startswith("bringing up nodes"):
-            print(line, end="", flush=True)
-    return lines
+    for raw in proc.stdout:
+        tail.append(raw.decode(errors="replace").rstrip("\n")[:2000])
+        last[0] = time.monotonic()
+    done.set()
+    return tail
 
 
 def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
-    status = verdict(report)
-    report["verdict"] = "conformant" if status == 0 else "non-conformant"
+    from .report import render_summary, verdict
+
+    extra_problem = report.pop("problems_diagnosis", None)
+    records = report.pop("diagnosis_records", None)
+    word, status = verdict(report)
+    report["verdict"] = word
     print(render_summary(report))
+    if extra_problem:
+        print(f"note: {extra_problem}")
     if args.report:
-        Path(args.report).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        from .report_model import dumps
+
+        text = dumps(report)
+        if records is not None:
+            data = json.loads(text)
+            data["diagnosis_records"] = records
+            text = json.dumps(data, indent=1, sort_keys=True)
+        Path(args.report).write_text(text + "\n")
     if args.markdown:
         from .report_markdown import render_markdown
 
@@ -243,9 +454,5 @@ def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
     if args.html:
         from .report_html import render_html
 
-        try:
-            Path(args.html).write_text(render_html(report))
-        except ImportError as exc:
-            print(f"adagrad-conformance: error: --html needs matplotlib (pip install 'adagrad-conformance[plots]'): {exc}", file=sys.stderr)
-            return 2
+        Path(args.html).write_text(render_html(report))
     return status

@@ -1,0 +1,160 @@
+"""Assemble the one report (schema_version 2, :mod:`.report_model`) from a run's state directory.
+
+Inputs (:mod:`.run_state`): the plan (every conformance test and what was planned for it), the
+controller's per-test report lines, the oracle processes' journals (the authority on which
+checks failed), the first failures recorded before shrinking, and the watchdog's kills. Every
+planned test gets exactly one outcome; a planned test with no result is ``not-run``.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+from . import run_state
+
+__all__ = ["assemble"]
+
+_SKIP_KINDS = (("unsupported:", "unsupported"), ("excluded:", "excluded"), ("not claimed:", "not-claimed"))
+
+
+def _plan(directory: Path) -> dict[str, Any]:
+    import json
+
+    for path in sorted(directory.glob("plan-*.json")):
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            continue
+    return {"tests": [], "stale_divergences": [], "divergences": [], "unsupported": [], "target_error": None}
+
+
+def _skip_kind(reason: str) -> str:
+    reason = reason.removeprefix("Skipped: ")
+    return next((kind for prefix, kind in _SKIP_KINDS if reason.startswith(prefix)), "skipped-unexpectedly")
+
+
+def _statement(message: str) -> str:
+    lines = [ln[4:] if ln.startswith("E   ") else ln[2:] for ln in message.splitlines() if ln.startswith("E ")]
+    return (lines[0] if lines else (message.strip().splitlines() or [""])[-1]).strip()
+
+
+def _result(test: dict[str, Any], lines: list[dict[str, Any]], oracle_failed: dict[str, str],
+            first: dict[str, dict[str, Any]], kills: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    tid = test["id"]
+    r: dict[str, Any] = {"id": tid, "feature": test["feature"], "path": test["path"], "outcome": "not-run",
+                         "worst_ulps": None, "tolerance_ulps": None, "case_size": None, "duration": 0.0,
+                         "step_ulps": [], "unsupported": [], "divergence": None, "message": "", "failure": None}
+    if test["planned"] in ("excluded", "not-claimed") and not lines:
+        r["outcome"] = test["planned"]
+        return r
+    decisive = next((ln for ln in lines if ln["when"] in ("call", "???")), None) or next(
+        (ln for ln in lines if ln["outcome"] != "passed"), None)
+    if decisive is None:
+        kill = kills.get(tid)
+        if kill is None:
+            return r
+        decisive = {"when": "???", "outcome": "failed", "properties": [], "message": "", "wasxfail": None,
+                    "duration": kill.get("own_seconds", 0.0), "skip_reason": ""}
+    props = decisive.get("properties", [])
+    ulps = [v for k, v in props if k == "ulps"]
+    sizes = [v for k, v in props if k == "case_size"]
+    r["worst_ulps"] = max(ulps) if ulps else None
+    r["case_size"] = max(sizes) if sizes else None
+    r["step_ulps"] = [v for k, v in props if k == "step_ulps"]
+    r["divergence"] = next((v for k, v in props if k == "divergence"), None)
+    r["duration"] = float(decisive.get("duration") or 0.0)
+    reasons = [x for k, v in props if k == "unsupported" for x in v]
+    failure = next((v for k, v in props if k == "failure"), None)
+    outcome, message = decisive["outcome"], decisive.get("message", "")
+    if decisive.get("wasxfail"):
+        outcome = {"skipped": "xfailed", "passed": "xpassed"}.get(outcome, "failed")
+    elif outcome == "skipped":
+        reason = decisive.get("skip_reason", "")
+        outcome = _skip_kind(reason)
+        if outcome == "unsupported":
+            reasons += [x for x in reason.removeprefix("Skipped: ").removeprefix("unsupported: ").split("; ") if x]
+        elif outcome == "skipped-unexpectedly":
+            message = f"skipped without the suite planning it: {reason}"
+    if decisive["when"] == "???" or (outcome == "failed" and tid in kills):
+        kill = kills.get(tid)
+        if kill and kill["why"] == "shrink" and tid in first:
+            outcome = "failed"
+            rec = first[tid]
+            message = (f"{rec['message']}\n\n(reported as first found: shrinking stopped after "
+                       f"{kill['limit']:.0f} s of the target's time)")
+            failure = {**(rec.get("details") or {}), "statement": _statement("E   " + rec["message"])}
+            r["case_size"] = rec.get("size")
+        elif kill and kill["why"] == "timeout":
+            outcome = "timed-out"
+            message = (f"the test did not finish within {kill['limit']:g} s of the target's own time "
+                       f"(waiting for a CPU not counted); the process running it was killed")
+        else:
+            outcome = "crashed"
+            message = message or "the process running this test died"
+            if tid in first:
+                message += f"\n\nits first failure before that: {first[tid]['message']}"
+    if outcome == "passed" and tid in oracle_failed:
+        outcome = "failed"
+        message = f"the oracle's process judged a check of this test failed, but the test reported a pass: {oracle_failed[tid]}"
+    r["outcome"] = outcome
+    r["unsupported"] = list(dict.fromkeys(reasons))
+    if outcome in ("failed", "crashed", "timed-out", "skipped-unexpectedly"):
+        r["message"] = message
+        if failure is None:
+            failure = {"statement": _statement(message) or outcome}
+        base = {"statement": "", "step": None, "tensor": None, "tensor_index": None, "index": None,
+                "target": None, "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}
+        r["failure"] = {**base, **{k: v for k, v in failure.items() if k in base}}
+        r["tolerance_ulps"] = r["failure"]["tolerance_ulps"]
+    return r
+
+
+def assemble(directory: Path | None, meta: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report of the run whose state is in ``directory``; ``meta`` carries the rest
+    (target, adapter, description, profile, seed, strict, excluded, device, environment, run,
+    problems)."""
+    plan = _plan(directory) if directory else {"tests": [], "stale_divergences": [], "divergences": [], "unsupported": []}
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for ln in run_state.read_jsonl(directory / "results.jsonl") if directory else []:
+        lines.setdefault(ln["id"], []).append(ln)
+    oracle_failed: dict[str, str] = {}
+    first: dict[str, dict[str, Any]] = {}
+    kills: dict[str, dict[str, Any]] = {}
+    if directory:
+        for path in directory.glob("oracle-*.jsonl"):
+            for entry in run_state.read_jsonl(path):
+                if entry["failed"]:
+                    oracle_failed.setdefault(entry["test"], entry["statement"])
+        for path in directory.glob("first-failure-*.jsonl"):
+            for entry in run_state.read_jsonl(path):
+                first.setdefault(entry["test"], entry)
+        for entry in run_state.read_jsonl(directory / "watchdog.jsonl"):
+            kills[entry["test"]] = entry
+    results = [_result(t, lines.get(t["id"], []), oracle_failed, first, kills) for t in plan["tests"]]
+    divergences = [{"id": d["id"], "reason": d["reason"], "tests": d["tests"],
+                    "used_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xfailed"],
+                    "xpassed_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xpassed"]}
+                   for d in plan["divergences"]]
+    env = meta.get("environment") or {"python": platform.python_version()}
+    report = {
+        "schema_version": 2,
+        "target": meta["target"], "adapter": meta.get("adapter", "torch"),
+        "description": meta.get("description") or plan.get("description") or meta["target"],
+        "profile": meta["profile"], "seed": int(meta.get("seed", 0)), "strict": bool(meta.get("strict")),
+        "environment": env,
+        "excluded": sorted(meta.get("excluded", [])), "not_claimed": list(plan.get("unsupported", [])),
+        "results": results,
+        "run": meta.get("run") or {"status": "complete", "reason": None, "timeouts": 0, "wall_seconds": 0.0},
+        "problems": list(meta.get("problems", [])),
+        "divergences": divergences,
+        "stale_divergences": list(plan.get("stale_divergences", [])),
+        "diagnosis": None,
+    }
+    if plan.get("target_error"):
+        report["problems"].append(f"the target could not be loaded in a test process: {plan['target_error']}")
+    from .report import verdict
+
+    report["verdict"] = verdict(report)[0]
+    return report

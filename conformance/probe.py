@@ -1,0 +1,45 @@
+"""Load a target in a throw-away process and say what it is: ``check`` never imports target code.
+
+``python -m adagrad.conformance.probe SPEC ADAPTER EXEC EXEC_TIMEOUT`` prints one JSON line:
+``{"ok": true, "description": ..., "unsupported": [...]}`` or ``{"ok": false, "kind": "usage" |
+"protocol", "error": ...}``. A module that exits or kills the process at import prints nothing,
+and ``check`` reports that as the target's failure to import.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str]) -> int:
+    spec, adapter, exec_command, exec_timeout = argv
+    out = sys.stdout
+    sys.stdout = sys.stderr  # whatever the target prints must not be taken for the answer
+    from .adapters.base import resolve
+    from .adapters.subprocess_protocol import ProgramSetupError
+    from .target import TargetError
+
+    try:
+        resolved = resolve(spec or None, adapter, exec_command or None, exec_timeout=float(exec_timeout))
+    except ProgramSetupError as exc:
+        answer = {"ok": False, "kind": "protocol", "error": str(exc)}
+    except TargetError as exc:
+        answer = {"ok": False, "kind": "usage", "error": str(exc)}
+    except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import: the target's doing
+        answer = {"ok": False, "kind": "usage", "error": f"loading the target raised {type(exc).__name__}: {exc}"}
+    else:
+        close = getattr(getattr(resolved.target.factory, "impl", None), "close", None)
+        if close:
+            close()
+        answer = {"ok": True, "description": resolved.description, "unsupported": resolved.unsupported,
+                  "spec": resolved.target.spec}
+    out.write("ADAGRAD-PROBE " + json.dumps(answer) + "\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
