@@ -107,3 +107,15 @@ def test_explain_refuses_what_is_not_a_report(tmp_path, capsys, content, words):
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert out == "" and len(lines) == 1 and words in lines[0], err
+
+
+def test_docs_list_the_catalogue():
+    """docs/diagnosis.md has a row for every variant, with its rules (docs match the code)."""
+    from adagrad.conformance.diagnosis import CATALOGUE
+
+    rows = {line.split("|")[1].strip().strip("`"): line for line in (ROOT / "docs" / "diagnosis.md").read_text().splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {v.name for v in CATALOGUE}
+    for v in CATALOGUE:
+        assert f"| {', '.join(v.rules)} |" in rows[v.name], v.name
+        assert all(lib in rows[v.name] for lib in v.libraries + v.reported), v.name
