@@ -1,4 +1,4 @@
-"""Non-finite gradients (R25): IEEE propagation, nothing clamped or skipped."""
+"""Non-finite gradients (R25), on every path: IEEE propagation, nothing clamped or skipped."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ from hypothesis import strategies as st
 
 from adagrad.conformance.features import feature
 from adagrad.conformance.harness import check_case, clone_case
-from adagrad.conformance.strategies import cases
+from adagrad.conformance.strategies import cases, lr_only, path_params
 
-pytestmark = feature("non-finite")
+pytestmark = [feature("non-finite"), pytest.mark.spec("R25")]
 
 SPECIALS = {"nan": np.nan, "+inf": np.inf, "-inf": -np.inf}
 
 
+@pytest.mark.parametrize("options", path_params())
 @pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
 @pytest.mark.parametrize("special", list(SPECIALS))
 @given(data=st.data())
-def test_non_finite_gradient_propagates(target, record_ulps, dtype, special, data):
-    """R25: NaN gives NaN sum and param for good; +-inf gives an inf sum and a NaN param."""
-    case = data.draw(cases(dtype=dtype, steps=(1, 4), n_params=(1, 1)))
+def test_non_finite_gradient_propagates(target, record_ulps, special, dtype, options, data):
+    """NaN gives NaN sum and param for good; +-inf gives an inf sum and a NaN param."""
+    case = data.draw(cases(dtype=dtype, hyper=lr_only(), steps=(1, 4), n_params=(1, 2), options=options))
     grads = [[g.copy() for g in step] for step in case.grads]
     at = data.draw(st.integers(0, len(grads) - 1))
     flat = grads[at][0].reshape(-1)

@@ -1,4 +1,6 @@
-"""Sparse COO gradients (R9, R10): uncoalesced, duplicate indices summed before squaring."""
+"""Sparse COO gradients (R9, R10), on every path: uncoalesced, duplicate indices summed before
+squaring. torch's fused path refuses sparse gradients; a target may refuse them the same way or
+compute them correctly (R27)."""
 
 from __future__ import annotations
 
@@ -9,40 +11,67 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case
-from adagrad.conformance.strategies import arrays, hyperparameters
+from adagrad.conformance.harness import Case
+from adagrad.conformance.strategies import arrays, check_or_refused, lr_only, path_params
 from adagrad.reference import SparseGrad
 
 pytestmark = feature("sparse")
 
+#: How the row indices of each step's gradient are chosen.
+KINDS = {
+    "drawn": "any rows, any count (duplicates and absent rows likely)",
+    "empty": "no entries at all: only the step count advances",
+    "duplicates": "every present row given twice or more",
+    "maximize": "drawn rows, maximize=True (R9: the sign flip applies)",
+}
+
 
 @st.composite
-def sparse_cases(draw, *, dtype: str) -> Case:
+def sparse_cases(draw, *, dtype: str, kind: str, options: dict) -> Case:
     rows = draw(st.integers(1, 8))
     cols = draw(st.sampled_from([(), (1,), (3,)]))
     shape = (rows, *cols)
-    hyper = draw(hyperparameters(weight_decay=False))
+    hyper = draw(lr_only())
+    if kind == "maximize":
+        hyper["maximize"] = True
     steps = []
     for _ in range(draw(st.integers(1, 5))):
-        nnz = draw(st.integers(0, 2 * rows))
-        idx = np.array([draw(st.lists(st.integers(0, rows - 1), min_size=nnz, max_size=nnz))], dtype=np.int64).reshape(1, nnz)
-        values = draw(arrays(dtype=dtype, shape=(nnz, *cols), kind="grad")) / 2  # halves stay exact
-        steps.append([SparseGrad(idx, values, shape)])
+        if kind == "empty":
+            idx = []
+        elif kind == "duplicates":
+            present = draw(st.lists(st.integers(0, rows - 1), min_size=1, max_size=rows, unique=True))
+            idx = [r for r in present for _ in range(draw(st.integers(2, 3)))]
+        else:
+            idx = draw(st.lists(st.integers(0, rows - 1), min_size=0, max_size=2 * rows))
+        values = draw(arrays(dtype=dtype, shape=(len(idx), *cols), kind="grad")) / 2  # halves stay exact
+        steps.append([SparseGrad(np.array([idx], dtype=np.int64).reshape(1, len(idx)), values, shape)])
     params = [draw(arrays(dtype=dtype, shape=shape, kind="param"))]
-    return Case(dtype=dtype, params=params, grads=steps, groups=[{**hyper, "params": [0]}])
+    return Case(dtype=dtype, params=params, grads=steps, groups=[{**hyper, "params": [0]}], options=dict(options))
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+CASES = [("float64", k) for k in KINDS] + [("float32", "drawn")]
+
+
+@pytest.mark.spec("R9", "R27")
+@pytest.mark.parametrize("options", path_params())
+@pytest.mark.parametrize(("dtype", "kind"), CASES, ids=[f"{d}-{k}" for d, k in CASES])
 @given(data=st.data())
-def test_sparse_matches_oracle(target, record_ulps, dtype, data):
-    """R9: duplicates summed then squared; only present rows of param and sum change."""
-    check_case(target, data.draw(sparse_cases(dtype=dtype)), record_ulps, what=f"sparse {dtype}")
+def test_sparse_matches_oracle(target, record_ulps, dtype, kind, options, data):
+    """Duplicates summed then squared; only present rows of param and sum change."""
+    case = data.draw(sparse_cases(dtype=dtype, kind=kind, options=options))
+    check_or_refused(target, case, record_ulps, what=f"sparse {dtype} ({KINDS[kind]})", needs="sparse")
 
 
-def test_sparse_with_weight_decay_raises(target):
-    """R10: a sparse gradient with weight_decay != 0 raises torch's RuntimeError."""
+@pytest.mark.spec("R10", "D4")
+@pytest.mark.parametrize("options", path_params())
+def test_sparse_with_weight_decay_raises(target, options):
+    """A sparse gradient with weight_decay != 0 raises torch's RuntimeError (fused: or its refusal
+    of sparse gradients)."""
     p = torch.zeros(4, 2, requires_grad=True)
-    opt = target.make([p], weight_decay=0.1)
+    opt = target.make([p], weight_decay=0.1, **options)
     p.grad = torch.sparse_coo_tensor([[0, 0, 3]], torch.ones(3, 2), (4, 2))
-    with pytest.raises(RuntimeError, match="weight_decay option is not compatible with sparse gradients"):
+    pattern = "^weight_decay option is not compatible with sparse gradients$"
+    if options.get("fused"):
+        pattern += "|^`fused` does not support sparse grad or complex param$"
+    with pytest.raises(RuntimeError, match=pattern):
         opt.step()
