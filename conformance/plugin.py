@@ -367,7 +367,7 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 def _heartbeat(nodeid: str | None) -> None:
     """Tell the watchdog (``check``) which test this process runs now."""
     directory = run_state.state_dir()
-    if directory is None:
+    if directory is None or "PYTEST_XDIST_WORKER" not in os.environ:  # only xdist workers are watched
         return
     try:
         run_state.write_json(directory / f"worker-{run_state.worker_name()}.json",

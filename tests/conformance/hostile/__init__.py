@@ -1,0 +1,1 @@
+"""Hostile targets: each attacks the suite's verdict in one way (tests/conformance/test_hostile.py)."""

@@ -1,0 +1,5 @@
+"""Ends the process while being imported."""
+
+import sys
+
+sys.exit(0)
