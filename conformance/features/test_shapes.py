@@ -1,32 +1,47 @@
-"""Shapes (R1): 0-dim, empty, and tensors of more than 32 and more than 4,096 elements."""
+"""Shapes (R1), on every path, float32 and float64: 0-dim, empty, tensors of more than 32 and
+4,096 elements, and one above 2**16 and one above 2**20 elements (kernels that work in blocks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from adagrad.conformance.features import feature, requires
-from adagrad.conformance.harness import Case, check_case
 from adagrad.conformance.dtypes import round_to
+from adagrad.conformance.features import feature
+from adagrad.conformance.harness import Case, check_case
+from adagrad.conformance.strategies import path_params
 
-pytestmark = feature("shapes")
+pytestmark = [feature("shapes"), pytest.mark.spec("R1")]
 
 SHAPES = [(), (0,), (1,), (2, 0, 3), (33,), (5, 7, 3), (4097,), (70, 65)]
-PATHS = [
-    pytest.param({}, id="default"),
-    pytest.param({"foreach": True}, id="foreach", marks=requires("foreach")),
-    pytest.param({"fused": True}, id="fused", marks=requires("fused")),
-]
 
 
-@pytest.mark.parametrize("options", PATHS)
+@pytest.mark.parametrize("options", path_params())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)) or "0dim")
 def test_shape(target, record_ulps, shape, dtype, options):
     """R1 on every element, whatever the shape; several shapes in one optimizer."""
     rng = np.random.default_rng(sum(shape) + 1)
-    hyper = dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1, eps=1e-10, maximize=False)
     params = [round_to(rng.uniform(-2, 2, shape), dtype), round_to(rng.uniform(-2, 2, (3,)), dtype)]
     grads = [[round_to(rng.uniform(-3, 3, p.shape), dtype) for p in params] for _ in range(3)]
-    case = Case(dtype=dtype, params=params, grads=grads, groups=[{**hyper, "params": [0, 1]}], options=dict(options))
+    case = Case(dtype=dtype, params=params, grads=grads, groups=[{"lr": 0.1, "params": [0, 1]}], options=dict(options))
     check_case(target, case, record_ulps, what=f"shape {shape}")
+
+
+#: (elements, steps): just above 2**16 and 2**20, so a block-wise kernel has a partial last block.
+LARGE = {"2e16+1": (2**16 + 1, 2), "2e20+3": (2**20 + 3, 1)}
+
+
+@pytest.mark.parametrize("options", path_params())
+@pytest.mark.parametrize("size", list(LARGE))
+def test_large_tensor(target, record_ulps, size, options):
+    """A float32 tensor above 2**16 / 2**20 elements, default hyperparameters: every element right.
+
+    The gradient cycles through a few values (cheap to make; every element still computed).
+    """
+    n, steps = LARGE[size]
+    pattern = round_to(np.array([0.5, -1.25, 3.0, -0.0625, 2.0, -7.5, 0.375]), "float32")
+    params = [round_to(np.linspace(-2.0, 2.0, n), "float32"), np.array([1.0, -1.0])]
+    grads = [[np.resize(np.roll(pattern, k), n), np.array([0.5, 0.25])] for k in range(steps)]
+    case = Case(dtype="float32", params=params, grads=grads, groups=[{"params": [0, 1]}], options=dict(options))
+    check_case(target, case, record_ulps, what=f"{n} elements")
