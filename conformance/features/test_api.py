@@ -1,13 +1,15 @@
-"""zero_grad (R22) and step(closure) (R23)."""
+"""zero_grad (R22), also after add_param_group, and step(closure) (R23)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from adagrad.conformance.features import feature
 
 
 @feature("zero-grad")
+@pytest.mark.spec("R22")
 def test_zero_grad_sets_none_by_default(target):
     """R22: zero_grad() sets every gradient to None."""
     ps = [torch.ones(2, requires_grad=True), torch.ones(3, requires_grad=True)]
@@ -19,6 +21,7 @@ def test_zero_grad_sets_none_by_default(target):
 
 
 @feature("zero-grad")
+@pytest.mark.spec("R22")
 def test_zero_grad_in_place(target):
     """R22: zero_grad(set_to_none=False) zeroes the same gradient tensors in place."""
     p = torch.ones(4, requires_grad=True)
@@ -29,7 +32,29 @@ def test_zero_grad_in_place(target):
     assert p.grad is g and torch.equal(g, torch.zeros(4))
 
 
+@feature("zero-grad")
+@pytest.mark.spec("R22", "R16")
+@pytest.mark.parametrize("set_to_none", [True, False], ids=["set_to_none", "in_place"])
+def test_zero_grad_after_add_param_group(target, set_to_none):
+    """zero_grad, in both modes, reaches the parameters of groups added by add_param_group too."""
+    first = [torch.ones(2, requires_grad=True)]
+    added = [torch.ones(3, requires_grad=True), torch.ones(1, requires_grad=True)]
+    opt = target.make(first, lr=0.1)
+    opt.add_param_group({"params": added[:1]})
+    opt.add_param_group({"params": added[1:], "lr": 0.5})
+    grads = [torch.ones_like(p) for p in first + added]
+    for p, g in zip(first + added, grads):
+        p.grad = g
+    opt.zero_grad(set_to_none=set_to_none)
+    for i, (p, g) in enumerate(zip(first + added, grads)):
+        if set_to_none:
+            assert p.grad is None, f"param {i} kept its gradient"
+        else:
+            assert p.grad is g and torch.equal(g, torch.zeros_like(g)), f"param {i}'s gradient was not zeroed in place"
+
+
 @feature("closure")
+@pytest.mark.spec("R23")
 def test_step_calls_closure_once_with_grad_and_returns_its_value(target):
     """R23: the closure runs once, under enable_grad (even inside no_grad), and step returns its value."""
     p = torch.ones(3, requires_grad=True)
@@ -51,6 +76,7 @@ def test_step_calls_closure_once_with_grad_and_returns_its_value(target):
 
 
 @feature("closure")
+@pytest.mark.spec("R23")
 def test_step_without_closure_returns_none(target):
     """R23: step() returns None."""
     p = torch.ones(3, requires_grad=True)
