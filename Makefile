@@ -1,7 +1,7 @@
 # Everyday targets. `make setup` and `make test` are the README's two commands.
 PY := .venv/bin/python
 
-.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths report-check clean
+.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths report-check matrix clean
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -36,6 +36,14 @@ compat:
 # `chromium`), save screenshots to reports/screenshots/; fails on console errors or broken images.
 report-check:
 	$(PY) tools/report_check.py
+
+# torch version matrix (tox.ini): both checks under torch 2.0 ... 2.14, then the torch-version table
+# of docs/compatibility.md. Downloads go to .wheels/ once (about 12 GB); environments in .tox/.
+matrix:
+	$(PY) -m tox --version >/dev/null 2>&1 || $(PY) -m pip install 'tox>=4.11'
+	$(PY) tools/matrix.py fetch
+	rm -rf reports/matrix && mkdir -p reports/matrix
+	$(PY) -m tox run --result-json reports/matrix/tox-result.json; status=$$?; $(PY) tools/matrix.py table; exit $$status
 
 check-torch:
 	$(PY) -m adagrad.conformance.cli check torch.optim:Adagrad
