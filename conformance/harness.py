@@ -106,6 +106,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
     """Construct the target's optimizer for ``case``; returns ``(optimizer, params)``."""
+    case.device = getattr(target, "device", case.device)
     tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]

@@ -148,6 +148,11 @@ def target(pytestconfig: pytest.Config):
     state = _state(pytestconfig)
     if state["target_error"]:
         pytest.fail(f"adagrad-conformance: {state['target_error']}", pytrace=False)
+    device = pytestconfig.getoption("--adagrad-device")
+    if device != "cpu":
+        import dataclasses
+
+        return dataclasses.replace(state["target"], device=device)
     return state["target"]
 
 

@@ -146,6 +146,11 @@ def _validate(args: argparse.Namespace) -> str | None:
             return str(exc)
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         return f"--device must be cpu or cuda[:N], got {args.device!r}"
+    if args.device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"--device {args.device}: CUDA is not available here (torch {torch.__version__})"
     return None
 
 
@@ -274,12 +279,17 @@ def run_check(args: argparse.Namespace) -> int:
 
     def on_signal(signum, frame):  # noqa: ARG001
         interrupted.append(signum)
-        raise KeyboardInterrupt
+        if len(interrupted) == 1:  # the first signal stops the run; the partial verdict is still printed
+            raise KeyboardInterrupt
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _run(args, interrupted)
-    except KeyboardInterrupt:
+        status = _run(args, interrupted)
+        if interrupted:
+            return 143 if interrupted[0] == signal.SIGTERM else 130
+        return status
+    except KeyboardInterrupt:  # before the suite started: nothing to report
+        print("adagrad-conformance: interrupted before the suite started", file=sys.stderr)
         return 143 if interrupted and interrupted[0] == signal.SIGTERM else 130
     finally:
         kill_descendants()
@@ -324,8 +334,13 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
 
         dog = _Watchdog(state, timeout, stop)
         dog.start()
-        tail = _stream(suite, state)
-        suite.wait()
+        tail: collections.deque[str] = collections.deque()
+        try:
+            tail = _stream(suite, state)
+            suite.wait()
+        except KeyboardInterrupt:
+            kill_tree(suite.pid)
+            suite.wait()
         dog.done.set()
         dog.join()
         status = "complete"

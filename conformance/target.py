@@ -29,6 +29,8 @@ class Target:
     factory: Callable[..., Any]
     #: Python lines defining ``Target`` (the factory) in reproduction snippets; None: import ``spec``.
     loader: str | None = None
+    #: torch device the suite puts the target's tensors on (``check --device``).
+    device: str = "cpu"
 
     def make(self, params: Any, **hyper: Any) -> Any:
         return self.factory(params, **hyper)
