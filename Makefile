@@ -51,5 +51,13 @@ check-torch:
 check-impl:
 	$(PY) -m adagrad.conformance.cli check adagrad.impl:Adagrad
 
+# The GPU check (issue 16), on a CUDA machine without network: the CUDA tests, the GPU
+# benchmarks and `check --device cuda`, results in OUT (tools/gpu_check.py says what it does).
+.PHONY: gpu-check
+GPU_PYTHON ?= python3
+gpu-check:
+	@test -n "$(OUT)" || { echo "usage: make gpu-check OUT=dir" >&2; exit 2; }
+	$(GPU_PYTHON) tools/gpu_check.py $(OUT)
+
 clean:
 	rm -rf .venv build dist *.egg-info reports .hypothesis .benchmarks
