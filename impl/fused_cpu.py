@@ -88,9 +88,7 @@ def fused_cpu_adagrad(
         raise fused_kernel_missing_error(params[0].device.type)
     if isinstance(lr, Tensor):
         lr = lr.detach().reshape(())
-    for (_, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(
-        params, grads, state_sums, state_steps
-    ).items():
+    for (_, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(params, grads, state_sums, state_steps).items():
         if dtype in _KERNEL_DTYPES and all(all(map(Tensor.is_contiguous, xs)) for xs in (ps, gs, ss)):
             # The usual case, checked in bulk: thousands of small tensors cost no Python loop.
             kernel_args, copied = (ps, gs, ss, ts), []
@@ -110,4 +108,3 @@ def fused_cpu_adagrad(
         if found_inf is not None:
             # The kernel skipped the update; the step must not count either.
             torch._foreach_sub_(ts, [found_inf.to(ts[0].device, ts[0].dtype)] * len(ts))
-

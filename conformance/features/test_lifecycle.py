@@ -76,7 +76,9 @@ ROUND_TRIPS = [pytest.param(copy.deepcopy, id="deepcopy"), pytest.param(_copy_by
 
 @pytest.mark.parametrize("options", path_params())
 @pytest.mark.parametrize("round_trip", ROUND_TRIPS)
-def test_copied_optimizer_continues_the_run(target: Any, round_trip: Callable[[Any], Any], options: dict[str, Any]) -> None:
+def test_copied_optimizer_continues_the_run(
+    target: Any, round_trip: Callable[[Any], Any], options: dict[str, Any]
+) -> None:
     """A deep copy (or pickle round trip) of a stepped optimizer, with its own copies of the
     parameters, steps on exactly as the uninterrupted run; the original is not touched."""
     params = _params()

@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from adagrad.impl import targets
 from adagrad.impl import foreach as foreach_module
+from adagrad.impl import targets
 
 STEPS = 5
 RESUME_AFTER = 2  # state_dict round trip after this many steps
@@ -96,7 +96,9 @@ def _compare(name: str, step: int, model: nn.Module, opt: Any, ref: nn.Module, r
         for what, got, want in pairs:
             if got.shape != want.shape or not torch.equal(got, want):
                 bad = (got != want).sum().item() if got.shape == want.shape else "shape"
-                problems.append(f"{name}: step {step}: {pname} {what}: {bad} element(s) differ from the single-process run")
+                problems.append(
+                    f"{name}: step {step}: {pname} {what}: {bad} element(s) differ from the single-process run"
+                )
     return problems
 
 
@@ -161,9 +163,9 @@ def run_mixed_layouts(world_size: int) -> list[str]:
     from torch.distributed.device_mesh import init_device_mesh
 
     try:
-        from torch.distributed.tensor import Partial, Replicate, Shard, distribute_tensor, DTensor
+        from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
     except ImportError:  # torch < 2.5
-        from torch.distributed._tensor import Partial, Replicate, Shard, distribute_tensor, DTensor
+        from torch.distributed._tensor import DTensor, Partial, Replicate, Shard, distribute_tensor
 
     from adagrad.impl import adagrad
 
@@ -174,6 +176,7 @@ def run_mixed_layouts(world_size: int) -> list[str]:
     hyper = dict(lr=0.1, weight_decay=0.01, lr_decay=0.01, eps=1e-10, maximize=False)
     p_ref, s_ref, t_ref = p0.clone(), s0.clone(), torch.zeros((), dtype=torch.float64)
     adagrad([p_ref], [g0], [s_ref], [t_ref], foreach=False, **hyper)
+
     def partial() -> Any:
         # Each rank holds an equal part of g0: the pending sum is exactly g0.
         return DTensor.from_local(g0 / world_size, mesh, [Partial()])
@@ -185,7 +188,12 @@ def run_mixed_layouts(world_size: int) -> list[str]:
         # Same local shapes: only the Partial placement tells that the local values are not g.
         ("replicate-param-partial-grad", Replicate(), partial, True),
         # Laid out alike: updated locally on every path.
-        ("replicate-param-replicate-grad", Replicate(), lambda: distribute_tensor(g0.clone(), mesh, [Replicate()]), False),
+        (
+            "replicate-param-replicate-grad",
+            Replicate(),
+            lambda: distribute_tensor(g0.clone(), mesh, [Replicate()]),
+            False,
+        ),
     ]
     problems = []
     for name, placement, make_grad, refused in cases:
@@ -207,7 +215,9 @@ def run_mixed_layouts(world_size: int) -> list[str]:
                 # The fused kernel rounds differently from the for-loop (FMA, sqrt): only the
                 # unfused paths are compared bitwise with the plain for-loop.
                 if path == "foreach" and not torch.equal(got, want):
-                    problems.append(f"{name}-{path}: {what}: {(got != want).sum().item()} element(s) differ from plain tensors")
+                    problems.append(
+                        f"{name}-{path}: {what}: {(got != want).sum().item()} element(s) differ from plain tensors"
+                    )
     return problems
 
 

@@ -12,10 +12,9 @@ it imports and the first step), so this stays in CI.
 
 from __future__ import annotations
 
+import distributed_worker
 import pytest
 import torch
-
-import distributed_worker
 
 
 def _distributed_unavailable() -> str | None:

@@ -216,6 +216,7 @@ def test_fused_without_torch_kernel_fails_at_construction(monkeypatch: pytest.Mo
 def test_foreach_half_precision_without_foreach_copy(dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
     """torch 2.0 has no _foreach_copy_: the foreach path's half-precision copy-back falls back
     to a loop with the same results."""
+
     def run() -> list[torch.Tensor]:
         params = [p.detach().to(dtype).requires_grad_() for p in _params()]
         opt = targets.foreach(params, **HYPER)
