@@ -17,7 +17,12 @@ import torch
 from adagrad.conformance.dtypes import ulp, ulp_distance
 from adagrad.impl import targets
 
-CASES = {"defaults": {}, "everything_on": dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-8, maximize=True)}  # fmt: skip
+CASES = {
+    "defaults": {},
+    "everything_on": dict(
+        lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1, eps=1e-8, maximize=True
+    ),
+}
 STEPS, N = 10, 4099
 
 
@@ -72,7 +77,9 @@ def main() -> None:
                 p0, a = _run(ours, dtype, hyper)
                 _, b = _run(ref, dtype, hyper)
                 scale = torch.maximum(p0.abs().max(b.abs()), torch.full_like(p0, hyper.get("lr", 1e-2)))
-                print(f"| {name} | {ref_name} | {str(dtype)[6:]} | {case} | {_ulps(a, b)} | {_scaled(a, b, scale):.1f} |")
+                print(
+                    f"| {name} | {ref_name} | {str(dtype)[6:]} | {case} | {_ulps(a, b)} | {_scaled(a, b, scale):.1f} |"
+                )
 
 
 if __name__ == "__main__":

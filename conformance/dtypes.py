@@ -63,12 +63,12 @@ class FloatFormat:
     @property
     def u(self) -> float:
         """Unit roundoff 2**-p: the largest relative error of one correctly rounded operation."""
-        return 2.0 ** -self.precision
+        return 2.0**-self.precision
 
     @property
     def smallest_subnormal(self) -> float:
         """2**(emin - p + 1), the spacing of the subnormal range (exact in float64 for every format)."""
-        return 2.0 ** self.subnormal_exponent
+        return 2.0**self.subnormal_exponent
 
     @property
     def subnormal_exponent(self) -> int:
@@ -235,7 +235,10 @@ def ulp_distance(a: Any, b: Any, name: str) -> np.ndarray:
     oa, ob = _ordinal(held[0]), _ordinal(held[1])
     # Same sign: the int64 difference cannot overflow; opposite signs: the sum of magnitudes.
     same = (oa >= 0) == (ob >= 0)
-    dist = np.where(same, np.abs(np.where(same, oa - ob, 0)).astype(np.float64),
-                    np.abs(oa).astype(np.float64) + np.abs(ob).astype(np.float64))
+    dist = np.where(
+        same,
+        np.abs(np.where(same, oa - ob, 0)).astype(np.float64),
+        np.abs(oa).astype(np.float64) + np.abs(ob).astype(np.float64),
+    )
     nan_a, nan_b = np.isnan(wa), np.isnan(wb)
     return np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, dist))

@@ -104,8 +104,11 @@ class _Scaled:
 
     def where(self, mask: np.ndarray, other: _Scaled) -> _Scaled:
         """Elements of self where ``mask``, else of ``other``."""
-        return _Scaled(np.where(mask, self.param, other.param), np.where(mask, self.sum, other.sum),
-                       np.where(mask, self.exponent, other.exponent))
+        return _Scaled(
+            np.where(mask, self.param, other.param),
+            np.where(mask, self.sum, other.sum),
+            np.where(mask, self.exponent, other.exponent),
+        )
 
     def bound(self) -> Bound:
         """The plain float64 bound; below the normal range, a whole number of smallest subnormals."""
@@ -146,8 +149,22 @@ def _step_scaled(
         if not over.any():
             # One exponent for all elements (the usual case) is a Python int: cheaper arithmetic.
             uniform = int(e.flat[0]) if e.size and (e == e.flat[0]).all() else e
-            param, sum_ = _step_core(p, g, s, step, carried, ge, uniform, lr=lr, lr_decay=lr_decay,
-                                     weight_decay=weight_decay, eps=eps, maximize=maximize, fmt=fmt, lr_fmt=lr_fmt)
+            param, sum_ = _step_core(
+                p,
+                g,
+                s,
+                step,
+                carried,
+                ge,
+                uniform,
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                eps=eps,
+                maximize=maximize,
+                fmt=fmt,
+                lr_fmt=lr_fmt,
+            )
             over = (np.isinf(param) | np.isinf(sum_)) & (e > 0)
             if not over.any():
                 return _Scaled(param, sum_, e)
@@ -169,8 +186,14 @@ def _step_core(p, g, s, step, carried, ge, e, *, lr, lr_decay, weight_decay, eps
     root_sigma = _pow2(e // 2)  # sqrt(E) * sigma == sqrt(E * sigma) * sqrt(sigma); e is even
     # Half the smallest subnormal, scaled (unscaled, float64's rounds up to 2**-1074).
     lowest = _F64.subnormal_exponent
-    etas = {f.name: _pow2(max(f.underflow_exponent + e, lowest) if isinstance(e, int) else
-                          np.maximum(f.underflow_exponent + e, lowest)) for f in {fmt, lr_fmt}}
+    etas = {
+        f.name: _pow2(
+            max(f.underflow_exponent + e, lowest)
+            if isinstance(e, int)
+            else np.maximum(f.underflow_exponent + e, lowest)
+        )
+        for f in {fmt, lr_fmt}
+    }
 
     def eta(f: FloatFormat) -> float | np.ndarray:
         return etas[f.name]
@@ -230,13 +253,24 @@ def _lr_format(fmt: FloatFormat, lr_dtype: str | None) -> FloatFormat:
 
 
 def _error_scaled(
-    param, grad, state_sum, step, carried: _Scaled, *, dtype: str, lr_dtype: str | None = None,
-    grad_err: np.ndarray | float = 0.0, maximize: bool = False, **hyper: float,
+    param,
+    grad,
+    state_sum,
+    step,
+    carried: _Scaled,
+    *,
+    dtype: str,
+    lr_dtype: str | None = None,
+    grad_err: np.ndarray | float = 0.0,
+    maximize: bool = False,
+    **hyper: float,
 ) -> _Scaled:
     (p, g, s), shape = _values(param, grad, state_sum)
     fmt = FORMATS[dtype]
     ge = np.broadcast_to(np.asarray(grad_err, dtype=np.float64), shape)
-    return _step_scaled(p, g, s, step, carried, ge, maximize=maximize, fmt=fmt, lr_fmt=_lr_format(fmt, lr_dtype), **hyper)
+    return _step_scaled(
+        p, g, s, step, carried, ge, maximize=maximize, fmt=fmt, lr_fmt=_lr_format(fmt, lr_dtype), **hyper
+    )
 
 
 def step_error(
@@ -265,8 +299,19 @@ def step_error(
     """
     _, shape = _values(param, grad, state_sum)
     return _error_scaled(
-        param, grad, state_sum, step, _Scaled.of(param_err, sum_err, shape), dtype=dtype, lr_dtype=lr_dtype,
-        grad_err=grad_err, maximize=maximize, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+        param,
+        grad,
+        state_sum,
+        step,
+        _Scaled.of(param_err, sum_err, shape),
+        dtype=dtype,
+        lr_dtype=lr_dtype,
+        grad_err=grad_err,
+        maximize=maximize,
+        lr=lr,
+        lr_decay=lr_decay,
+        weight_decay=weight_decay,
+        eps=eps,
     ).bound()
 
 
@@ -294,8 +339,15 @@ def step_bound(
     _, shape = _values(param, grad, state_sum)
     target = _error_scaled(param, grad, state_sum, step, _Scaled.of(param_err, sum_err, shape), dtype=dtype, **hyper)
     oracle_hyper = {k: v for k, v in hyper.items() if k not in ("lr_dtype", "grad_err")}
-    oracle = _error_scaled(param, grad, state_sum, step, _Scaled.of(oracle_param_err, oracle_sum_err, shape),
-                           dtype="float64", **oracle_hyper)
+    oracle = _error_scaled(
+        param,
+        grad,
+        state_sum,
+        step,
+        _Scaled.of(oracle_param_err, oracle_sum_err, shape),
+        dtype="float64",
+        **oracle_hyper,
+    )
     return (target + oracle).bound()
 
 
@@ -331,7 +383,9 @@ class ErrorTracker:
         # unless the state was loaded from values already exact in the dtype (teacher forcing).
         if not (exact_start or dtype == "float64"):
             sigma = np.ldexp(1.0, self._target.exponent)
-            tau_err = fmt.u * abs(initial_accumulator_value) * sigma + np.ldexp(1.0, fmt.underflow_exponent + self._target.exponent)
+            tau_err = fmt.u * abs(initial_accumulator_value) * sigma + np.ldexp(
+                1.0, fmt.underflow_exponent + self._target.exponent
+            )
             self._target = _Scaled(self._target.param, tau_err, self._target.exponent)
         self._oracle = _Scaled.of(0.0, 0.0, tuple(shape))
 
@@ -357,8 +411,9 @@ class ErrorTracker:
         """
         lr_dtype = hyper.pop("lr_dtype", None)
         grad_err = hyper.pop("grad_err", 0.0)
-        target = _error_scaled(param, grad, state_sum, step, self._target, dtype=self.dtype, lr_dtype=lr_dtype,
-                               grad_err=grad_err, **hyper)
+        target = _error_scaled(
+            param, grad, state_sum, step, self._target, dtype=self.dtype, lr_dtype=lr_dtype, grad_err=grad_err, **hyper
+        )
         oracle = _error_scaled(param, grad, state_sum, step, self._oracle, dtype="float64", **hyper)
         if touched is not None:
             target, oracle = target.where(touched, self._target), oracle.where(touched, self._oracle)

@@ -59,13 +59,16 @@ def gradient_range(dtype: str) -> tuple[float, float]:
     return (2.0**-7, 16.0) if dtype == "float16" else (1e-6, 1e3)
 
 
-def measure(dtype: str, path: str, hyper: dict[str, float], *, elements: int, steps: int,
-            rng: np.random.Generator) -> Tightness:
+def measure(
+    dtype: str, path: str, hyper: dict[str, float], *, elements: int, steps: int, rng: np.random.Generator
+) -> Tightness:
     """Run one trajectory of torch's ``path`` in ``dtype`` against the oracle and the bound."""
     lo, hi = gradient_range(dtype)
     p0 = round_to(rng.uniform(-2, 2, elements), dtype)
-    grads = [round_to(rng.choice([-1, 1], elements) * np.exp(rng.uniform(np.log(lo), np.log(hi), elements)), dtype)
-             for _ in range(steps)]
+    grads = [
+        round_to(rng.choice([-1, 1], elements) * np.exp(rng.uniform(np.log(lo), np.log(hi), elements)), dtype)
+        for _ in range(steps)
+    ]
     td = torch_dtype(dtype)
     param = torch.tensor(p0, dtype=td)
     flags: dict[str, Any] = {"foreach": path == "foreach", "fused": True if path == "fused" else None}
@@ -90,7 +93,9 @@ def measure(dtype: str, path: str, hyper: dict[str, float], *, elements: int, st
 def run(dtypes: tuple[str, ...], paths: tuple[str, ...], *, elements: int, steps: int, seed: int) -> list[Tightness]:
     """Every trajectory, in a fixed order, from one seeded generator."""
     rng = np.random.default_rng(seed)
-    return [measure(d, path, h, elements=elements, steps=steps, rng=rng) for d in dtypes for path in paths for h in SETTINGS]
+    return [
+        measure(d, path, h, elements=elements, steps=steps, rng=rng) for d in dtypes for path in paths for h in SETTINGS
+    ]
 
 
 def summary(results: list[Tightness]) -> dict[str, float]:
@@ -113,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.elements < 1 or args.steps < 1:
         parser.error("--elements and --steps must be positive")
-    results = run(tuple(args.dtype or DTYPES), tuple(args.path or PATHS), elements=args.elements, steps=args.steps,
-                  seed=args.seed)
+    results = run(
+        tuple(args.dtype or DTYPES), tuple(args.path or PATHS), elements=args.elements, steps=args.steps, seed=args.seed
+    )
     if not args.summary:
         print("| dtype | path | hyperparameters | max err/bound | max ulps |")
         print("| --- | --- | --- | ---: | ---: |")

@@ -38,7 +38,9 @@ TINY = float(np.finfo(np.float64).smallest_subnormal)
 
 def test_ulps_at_zero_and_in_the_subnormal_range_are_subnormals():
     """ulp(0) is the smallest subnormal (np.spacing(0.0)): a subnormal off at 0 is 1 ulp, not 1e-308."""
-    worst, problem = compare_arrays(np.array([TINY, 5 * TINY]), np.array([0.0, 3 * TINY]), np.array([TINY, 2 * TINY]), "float64")
+    worst, problem = compare_arrays(
+        np.array([TINY, 5 * TINY]), np.array([0.0, 3 * TINY]), np.array([TINY, 2 * TINY]), "float64"
+    )
     assert problem is None and worst == 2.0
     worst, _ = compare_arrays(np.array([np.float32(2.0**-149)]), np.array([0.0]), np.array([1.0]), "float32")
     assert worst == 1.0

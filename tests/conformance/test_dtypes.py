@@ -85,7 +85,11 @@ def test_ulp_of_a_value_between_values_of_the_dtype(name):
 
 
 def test_ulp_accepts_a_name_or_a_format():
-    assert ulp(np.array([1.0]), "float32")[0] == ulp(np.array([1.0]), FORMATS["float32"])[0] == float(np.spacing(np.float32(1)))
+    assert (
+        ulp(np.array([1.0]), "float32")[0]
+        == ulp(np.array([1.0]), FORMATS["float32"])[0]
+        == float(np.spacing(np.float32(1)))
+    )
 
 
 @pytest.mark.parametrize("name", DTYPES)
@@ -129,14 +133,34 @@ def test_unknown_dtype_is_named(helper):
 
 
 # -- rounding ------------------------------------------------------------------------------------
-ROUNDING = np.array([
-    1 + 2**-11 + 2**-40,  # float16: above a tie, a tie after rounding to float32 first (as torch)
-    1 + 2**-8 + 2**-40,  # bfloat16: the same
-    1 + 2**-24, 1 + 3 * 2**-24,  # float32 ties, to even
-    65504.0, 65519.0, 65520.0, 3.4e38, 3.5e38, 1e300,  # overflow to inf where it should
-    2.0**-149, 2.0**-150, 1.5 * 2.0**-150, 2.0**-25, 2.0**-24 * 0.75, 1e-320,  # subnormals, underflow
-    0.0, -0.0, -1.1, np.inf, -np.inf, np.nan, 0.1, 1 / 3,
-])
+ROUNDING = np.array(
+    [
+        1 + 2**-11 + 2**-40,  # float16: above a tie, a tie after rounding to float32 first (as torch)
+        1 + 2**-8 + 2**-40,  # bfloat16: the same
+        1 + 2**-24,
+        1 + 3 * 2**-24,  # float32 ties, to even
+        65504.0,
+        65519.0,
+        65520.0,
+        3.4e38,
+        3.5e38,
+        1e300,  # overflow to inf where it should
+        2.0**-149,
+        2.0**-150,
+        1.5 * 2.0**-150,
+        2.0**-25,
+        2.0**-24 * 0.75,
+        1e-320,  # subnormals, underflow
+        0.0,
+        -0.0,
+        -1.1,
+        np.inf,
+        -np.inf,
+        np.nan,
+        0.1,
+        1 / 3,
+    ]
+)
 
 
 @pytest.mark.parametrize("name", DTYPES)

@@ -104,4 +104,3 @@ def test_huge_values_keep_a_finite_bound(dtype):
     assert (b.sum >= u * s_new).all()
     b2 = tracker.step(p, g, s_new, 1, lr=0.1, lr_decay=0.0, weight_decay=0.0, eps=1e-10)
     assert np.isfinite(b2.param).all() and (b2.param >= b.param).all()
-
