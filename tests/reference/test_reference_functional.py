@@ -213,6 +213,7 @@ def test_lr_decay_schedule_across_steps_R3(case, lr, lr_decay, eps, n):
 
 
 # -- R2, D2: the step count is exact ------------------------------------------------------------
+@pytest.mark.spec("R2", "D2")
 def test_step_count_exact_past_float32_range_R2_D2():
     """t is an exact int past 2**24, where torch's float32 step freezes (D2); lr_decay keeps moving."""
     big = 2**24
