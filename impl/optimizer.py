@@ -52,8 +52,11 @@ class Adagrad(torch.optim.Optimizer):
     ones raises a RuntimeError at construction (and at the step, for groups that become fused
     later): the fused path is never silently replaced by another one.
 
-    Where training runs: DTensor parameters (FSDP2's ``fully_shard``) are updated shard by
-    shard on every path, nothing gathered; ``copy.deepcopy`` and pickle keep the state and
+    Where training runs: DTensor parameters (FSDP2's ``fully_shard``) are updated on every
+    path with nothing gathered: foreach and fused work on the local shards (fused too, which
+    torch's own fused path cannot do under FSDP2), the for-loop on the DTensors; a DTensor whose
+    gradient is laid out differently goes through the for-loop on the foreach path and is
+    refused by the fused path. ``copy.deepcopy`` and pickle keep the state and
     :attr:`fused_backend`; :meth:`load_state_dict` accepts every layout torch 2.x wrote (groups
     lacking ``foreach``, ``maximize``, ``differentiable`` or ``fused`` get torch's defaults
     for them), and raises ``KeyError`` for a parameter state lacking ``step`` or ``sum``, as
