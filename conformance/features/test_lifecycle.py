@@ -95,6 +95,7 @@ def test_copied_optimizer_continues_the_run(
     _assert_equal(params, at_split, "the original after its copy stepped")
 
 
+@pytest.mark.spec("R18")
 @pytest.mark.parametrize("options", path_params())
 def test_state_dict_through_torch_save_weights_only(target: Any, options: dict[str, Any]) -> None:
     """R18: a state_dict saved with torch.save and read back with torch.load(weights_only=True)
@@ -122,6 +123,7 @@ OLD_LAYOUTS = [
 ]
 
 
+@pytest.mark.spec("R18")
 @pytest.mark.parametrize("dropped", OLD_LAYOUTS)
 def test_older_state_dict_layouts_load_and_resume(target: Any, dropped: tuple[str, ...]) -> None:
     """R18: a state_dict whose groups lack keys torch added over time loads, the missing keys
