@@ -14,6 +14,8 @@ import time
 
 import torch
 from torch.optim import Adagrad
+from torch.optim.adagrad import adagrad as _functional_adagrad
+from torch.optim.optimizer import _use_grad_for_differentiable
 
 
 class _Update(Adagrad):
@@ -294,6 +296,303 @@ class HangsOnStep(Adagrad):
             time.sleep(1)
 
 
+# -- path mutants: torch's own paths, one group at a time, one path broken ----------------------
+class _Grouped(Adagrad):
+    """torch's Adagrad.step with each group's update in one overridable method (``_update``).
+
+    Path mutants override ``_update`` (or ``_init_group``) and break one rule on one path; every
+    other path is torch's own. The step is this class's own, so hooks run once.
+    """
+
+    @_use_grad_for_differentiable
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params, grads, sums, steps = [], [], [], []
+            has_sparse, has_complex = self._init_group(group, params, grads, sums, steps)
+            self._update(group, params, grads, sums, steps, has_sparse, has_complex)
+        return loss
+
+    def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes) -> None:
+        hyper = {k: group[k] for k in ("lr", "weight_decay", "lr_decay", "eps", "foreach", "maximize", "differentiable", "fused")}
+        _functional_adagrad(params, grads, sums, steps, has_sparse_grad=has_sparse, has_complex=has_complex,
+                            grad_scale=None, found_inf=None, **{**hyper, **changes})
+
+
+class ForeachFirstGroupHyperparameters(_Grouped):
+    """R12 broken on foreach: every group is updated with the first group's hyperparameters."""
+
+    def _update(self, group, *args, **changes):
+        if group["foreach"]:
+            first = self.param_groups[0]
+            changes.update({k: first[k] for k in ("lr", "weight_decay", "lr_decay", "eps", "maximize")})
+        super()._update(group, *args, **changes)
+
+
+class FusedMissingGradAsZero(_Grouped):
+    """R15 broken on fused: a parameter without a gradient is stepped with a zero gradient."""
+
+    def _init_group(self, group, *lists):
+        missing = [p for p in group["params"] if p.grad is None] if group["fused"] else []
+        for p in missing:
+            p.grad = torch.zeros_like(p)
+        try:
+            return super()._init_group(group, *lists)
+        finally:
+            for p in missing:
+                p.grad = None
+
+
+class FusedClampsNonFinite(_Grouped):
+    """R25 broken on fused: NaN and inf gradients are replaced by finite numbers."""
+
+    def _update(self, group, params, grads, *args, **changes):
+        if group["fused"]:
+            grads = [torch.nan_to_num(g, nan=0.0, posinf=1.0, neginf=-1.0) for g in grads]
+        super()._update(group, params, grads, *args, **changes)
+
+
+class ForeachDropsComplex(_Grouped):
+    """R11 broken on foreach: complex parameters are left out of the multi-tensor update."""
+
+    def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes):
+        if group["foreach"]:
+            keep = [i for i, p in enumerate(params) if not p.is_complex()]
+            params, grads, sums, steps = ([x[i] for i in keep] for x in (params, grads, sums, steps))
+            has_complex = False
+        super()._update(group, params, grads, sums, steps, has_sparse, has_complex, **changes)
+
+
+class ForeachSparseSquaresDuplicates(_Grouped):
+    """R9 broken on foreach: duplicate entries of a sparse gradient squared one by one, then summed."""
+
+    def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes):
+        if not (group["foreach"] and has_sparse):
+            return super()._update(group, params, grads, sums, steps, has_sparse, has_complex, **changes)
+        for p, g, s, t in zip(params, grads, sums, steps):
+            t += 1
+            clr = group["lr"] / (1 + (float(t) - 1) * group["lr_decay"])
+            g = -g if group["maximize"] else g
+            s.add_(torch.sparse_coo_tensor(g._indices(), g._values() ** 2, g.shape).coalesce().to_dense())
+            gc = g.coalesce()
+            rows = gc._indices()[0]
+            p[rows] -= clr * gc._values() / (s[rows].sqrt() + group["eps"])
+        return None
+
+
+class ForeachLrReadOnce(_Grouped):
+    """R31 broken on foreach: the lr is read at the group's first step; later edits are ignored."""
+
+    def _update(self, group, *args, **changes):
+        if group["foreach"]:
+            first = self.__dict__.setdefault("_first_lr", {})
+            changes["lr"] = first.setdefault(id(group), group["lr"])
+        super()._update(group, *args, **changes)
+
+
+class FusedTensorLrAsFloat32(_Grouped):
+    """R8 broken on fused: a tensor lr is handed to the kernel as float32, whatever its dtype."""
+
+    def _update(self, group, *args, **changes):
+        if group["fused"] and torch.is_tensor(group["lr"]):
+            changes["lr"] = group["lr"].to(torch.float32)
+        super()._update(group, *args, **changes)
+
+
+class FusedBlocksDropTail(_Grouped):
+    """R1 broken on fused above 2**16 elements: the kernel runs n // 2**16 blocks, the tail is skipped."""
+
+    BLOCK = 2**16
+
+    def _update(self, group, params, grads, sums, steps, *args, **changes):
+        tails = []
+        if group["fused"]:
+            for p, s in zip(params, sums):
+                start = p.numel() // self.BLOCK * self.BLOCK
+                if p.numel() > self.BLOCK and start < p.numel():
+                    tails.append((p, s, start, p.detach().reshape(-1)[start:].clone(), s.reshape(-1)[start:].clone()))
+        super()._update(group, params, grads, sums, steps, *args, **changes)
+        with torch.no_grad():
+            for p, s, start, p_tail, s_tail in tails:
+                p.view(-1)[start:] = p_tail
+                s.view(-1)[start:] = s_tail
+
+
+class StepInParamDtype(_Grouped):
+    """R2/R17 broken: the step counter is kept in the parameter's dtype (bfloat16 stops at 256)."""
+
+    def _init_group(self, group, *lists):
+        for p in group["params"]:
+            if p.grad is not None and self.state[p] and self.state[p]["step"].dtype != p.dtype and not p.is_complex():
+                self.state[p]["step"] = self.state[p]["step"].to(p.dtype)
+        return super()._init_group(group, *lists)
+
+
+class FusedIgnoresMaximize(_Grouped):
+    """R4 broken on fused: maximize has no effect."""
+
+    def _update(self, group, *args, **changes):
+        if group["fused"]:
+            changes["maximize"] = False
+        super()._update(group, *args, **changes)
+
+
+class ForeachMissingGradAdvancesStep(_Grouped):
+    """R15 broken on foreach: the step counters of the whole group advance, gradient or not."""
+
+    def _update(self, group, params, *args, **changes):
+        super()._update(group, params, *args, **changes)
+        if group["foreach"]:
+            for p in group["params"]:
+                if p.grad is None:
+                    self.state[p]["step"] += 1
+
+
+class ForeachReplacesStorage(_Grouped):
+    """R29 broken on foreach: non-contiguous params are updated as contiguous copies put back with p.data."""
+
+    def _update(self, group, params, *args, **changes):
+        if not group["foreach"]:
+            return super()._update(group, params, *args, **changes)
+        copies = [p if p.is_contiguous() else p.detach().contiguous() for p in params]
+        super()._update(group, copies, *args, **changes)
+        for p, q in zip(params, copies):
+            if q is not p:
+                p.data = q
+        return None
+
+
+class ForeachDifferentiableWithoutGrad(_Grouped):
+    """R28 broken on foreach: differentiable=True accepted (torch refuses), but the step is taken
+    without autograd, so nothing flows through it."""
+
+    def _update(self, group, *args, **changes):
+        if group["foreach"] and group["differentiable"]:
+            with torch.no_grad():
+                return super()._update(group, *args, **{**changes, "differentiable": False})
+        return super()._update(group, *args, **changes)
+
+
+class FusedMutatesGradient(_Grouped):
+    """R26 broken on fused: maximize negates the gradient in place."""
+
+    def _update(self, group, params, grads, *args, **changes):
+        if group["fused"] and group["maximize"]:
+            for g in grads:
+                g.neg_()
+            changes["maximize"] = False
+        super()._update(group, params, grads, *args, **changes)
+
+
+class AddedGroupInheritsStep(_Grouped):
+    """R16 broken: a group added by add_param_group starts at the step count the others reached."""
+
+    def add_param_group(self, param_group):
+        reached = max((float(s["step"]) for s in self.state.values() if "step" in s), default=0.0)
+        super().add_param_group(param_group)
+        tau = self.param_groups[-1]["initial_accumulator_value"]
+        for p in self.param_groups[-1]["params"]:
+            if not self.state[p]:
+                self.state[p].update(step=torch.tensor(reached), sum=torch.full_like(p, tau))
+
+
+# -- API mutants: torch's Adagrad with one API rule broken ----------------------------------------
+class StateDictPostHookReturnIgnored(Adagrad):
+    """R20 broken: a state_dict post-hook's returned dict is dropped (only in-place edits count)."""
+
+    def state_dict(self):
+        hooks = self._optimizer_state_dict_post_hooks
+        saved = dict(hooks)
+        for key, hook in saved.items():
+            hooks[key] = lambda o, sd, hook=hook: (hook(o, sd), None)[1]
+        try:
+            return super().state_dict()
+        finally:
+            hooks.update(saved)
+
+
+class LoadPreHookReturnIgnored(Adagrad):
+    """R21 broken: a load_state_dict pre-hook's returned dict is dropped (only in-place edits count)."""
+
+    def load_state_dict(self, state_dict):
+        hooks = self._optimizer_load_state_dict_pre_hooks
+        saved = dict(hooks)
+        for key, hook in saved.items():
+            hooks[key] = lambda o, sd, hook=hook: (hook(o, sd), None)[1]
+        try:
+            return super().load_state_dict(state_dict)
+        finally:
+            hooks.update(saved)
+
+
+class PrependIgnored(Adagrad):
+    """R20/R21 broken: prepend=True is ignored, every hook is appended."""
+
+    def register_state_dict_pre_hook(self, hook, prepend=False):
+        return super().register_state_dict_pre_hook(hook)
+
+    def register_state_dict_post_hook(self, hook, prepend=False):
+        return super().register_state_dict_post_hook(hook)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend=False):
+        return super().register_load_state_dict_pre_hook(hook)
+
+    def register_load_state_dict_post_hook(self, hook, prepend=False):
+        return super().register_load_state_dict_post_hook(hook)
+
+
+class ZeroGradMissesAddedGroups(Adagrad):
+    """R22 broken: zero_grad walks the groups the optimizer was constructed with, not added ones."""
+
+    def __init__(self, params, *args, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        self._constructed = len(self.param_groups)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups[: self._constructed]:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_()
+                    p.grad.zero_()
+
+
+class StateDictDropsMaximize(Adagrad):
+    """R17/R18 broken: state_dict leaves maximize out of the groups, so a load falls back to False."""
+
+    def state_dict(self):
+        sd = super().state_dict()
+        sd["param_groups"] = [{k: v for k, v in g.items() if k != "maximize"} for g in sd["param_groups"]]
+        return sd
+
+
+class ResumeResetsStep(Adagrad):
+    """R18 broken: load_state_dict keeps the sums but restarts every step count at 0."""
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for state in self.state.values():
+            if "step" in state:
+                state["step"].zero_()
+
+
+class AcceptsNanEps(Adagrad):
+    """R24 broken: eps is checked with `eps < 0`, so NaN passes validation."""
+
+    def __init__(self, params, *args, eps=1e-10, **kwargs):
+        super().__init__(params, *args, eps=0.0 if math.isnan(eps) else eps, **kwargs)
+        if math.isnan(eps):
+            self.defaults["eps"] = eps
+            for group in self.param_groups:
+                group["eps"] = eps
+
+
 # -- variants: conformant another way ------------------------------------------------------
 class Float64Inside(_Update):
     """Computes every update in float64 and rounds once to the parameter's dtype."""
@@ -315,6 +614,45 @@ class OtherRoundingOrder(_Update):
             g = torch.add(g, p, alpha=group["weight_decay"])
         s.add_(g * g)
         p.sub_((g * clr) / (torch.sqrt(s) + group["eps"]))
+
+
+class OtherAssociationOrder(_Update):
+    """p + g * (-clr / (sqrt(s) + eps)): the lr divided by the denominator first; decay as lambda*p + g."""
+
+    def _dense(self, p, g, s, t, group):
+        clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        g = torch.neg(g) if group["maximize"] else g
+        if group["weight_decay"] != 0:
+            g = p * group["weight_decay"] + g
+        s.addcmul_(g, g)
+        p.add_(g * (-clr / (torch.sqrt(s) + group["eps"])))
+
+
+class Float64Foreach(_Grouped):
+    """foreach=True computed with multi-tensor ops in float64 (complex as real pairs), rounded once
+    into the parameter's dtype; sparse and differentiable groups use torch's own paths."""
+
+    def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes):
+        if not group["foreach"] or has_sparse or group["differentiable"] or not params:
+            return super()._update(group, params, grads, sums, steps, has_sparse, has_complex, **changes)
+        real = [torch.view_as_real(x) if x.is_complex() else x for x in params]
+        p64 = [x.double() for x in real]
+        g64 = [(torch.view_as_real(g) if g.is_complex() else g).double() for g in grads]
+        s_real = [torch.view_as_real(s) if s.is_complex() else s for s in sums]
+        s64 = [s.double() for s in s_real]
+        torch._foreach_add_(steps, 1)
+        lr = float(group["lr"])
+        clrs = [-lr / (1 + (float(t) - 1) * group["lr_decay"]) for t in steps]
+        if group["maximize"]:
+            g64 = torch._foreach_neg(g64)
+        if group["weight_decay"] != 0:
+            g64 = torch._foreach_add(g64, p64, alpha=group["weight_decay"])
+        torch._foreach_addcmul_(s64, g64, g64)
+        denom = torch._foreach_add(torch._foreach_sqrt(s64), group["eps"])
+        torch._foreach_addcdiv_(p64, torch._foreach_mul(g64, clrs), denom)
+        for x, y in zip(real + s_real, p64 + s64):
+            x.copy_(y)
+        return None
 
 
 def torch_foreach(params, **hyper):
@@ -346,6 +684,29 @@ MUTANTS: dict[str, str] = {
     "ReplacesParamStorage": "layouts",
     "CrashesOnStep": "(crashed)",  # xdist reports a crashed worker's tests without their markers
     "HangsOnStep": "numerics-float64",
+    # issue 10: one per class (paths x features, sizes, step dtype, hooks, API)
+    "ForeachFirstGroupHyperparameters": "groups",
+    "FusedMissingGradAsZero": "missing-grads",
+    "FusedClampsNonFinite": "non-finite",
+    "ForeachDropsComplex": "complex",
+    "ForeachSparseSquaresDuplicates": "sparse",
+    "ForeachLrReadOnce": "lr-schedule",
+    "FusedTensorLrAsFloat32": "tensor-lr",
+    "FusedBlocksDropTail": "shapes",
+    "StepInParamDtype": "numerics-bfloat16",
+    "FusedIgnoresMaximize": "hyperparameters",
+    "ForeachMissingGradAdvancesStep": "missing-grads",
+    "ForeachReplacesStorage": "layouts",
+    "ForeachDifferentiableWithoutGrad": "differentiable",
+    "FusedMutatesGradient": "grad-readonly",
+    "AddedGroupInheritsStep": "groups",
+    "StateDictPostHookReturnIgnored": "hooks",
+    "LoadPreHookReturnIgnored": "hooks",
+    "PrependIgnored": "hooks",
+    "ZeroGradMissesAddedGroups": "zero-grad",
+    "StateDictDropsMaximize": "state-dict",
+    "ResumeResetsStep": "state-dict",
+    "AcceptsNanEps": "validation",
 }
 
 #: Features the _Update-based members do not claim (they have the dense real for-loop path only).
@@ -355,6 +716,8 @@ VARIANTS: dict[str, list[str]] = {
     "Float64Inside": DENSE_ONLY_EXCLUDES,
     "OtherRoundingOrder": DENSE_ONLY_EXCLUDES,
     "torch_foreach": [],
+    "OtherAssociationOrder": DENSE_ONLY_EXCLUDES,
+    "Float64Foreach": [],
 }
 
 
