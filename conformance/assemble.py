@@ -14,9 +14,26 @@ from typing import Any
 
 from . import run_state
 
-__all__ = ["assemble"]
+__all__ = ["assemble", "environment"]
 
 _SKIP_KINDS = (("unsupported:", "unsupported"), ("excluded:", "excluded"), ("not claimed:", "not-claimed"))
+
+
+def environment(command: list[str]) -> dict[str, Any]:
+    """The versions a report names (python, torch, pytest, hypothesis, plugins) and the command."""
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "torch": version("torch"), "pytest": version("pytest") or "?",
+            "hypothesis": version("hypothesis") or "?",
+            "plugins": [f"pytest-xdist-{version('pytest-xdist')}", f"hypothesis-{version('hypothesis')}",
+                        f"adagrad-conformance-{version('adagrad-conformance')}"],
+            "command": [Path(command[0]).name, *command[1:]] if command else []}
 
 
 def _plan(directory: Path) -> dict[str, Any]:
@@ -137,7 +154,9 @@ def assemble(directory: Path | None, meta: dict[str, Any]) -> dict[str, Any]:
                     "used_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xfailed"],
                     "xpassed_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xpassed"]}
                    for d in plan["divergences"]]
-    env = meta.get("environment") or {"python": platform.python_version()}
+    import sys
+
+    env = meta.get("environment") or environment([sys.executable, *sys.argv])
     report = {
         "schema_version": 2,
         "target": meta["target"], "adapter": meta.get("adapter", "torch"),

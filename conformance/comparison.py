@@ -14,7 +14,7 @@ import numpy as np
 from adagrad.reference import Param, ReferenceAdagrad, SparseGrad, densify
 
 from .case import Case, Trajectory
-from .dtypes import FORMATS, ulp
+from .dtypes import FORMATS, round_to, ulp
 from .error_model import ErrorTracker
 from .tensor_bits import decode_bits
 
@@ -107,24 +107,10 @@ def _coalesce_error(g: SparseGrad, dtype: str) -> np.ndarray:
     return np.maximum(count - 1, 0) * (fmt.u * magnitude + fmt.underflow)
 
 
-def _round_lr(value: float, dtype: str) -> float:
-    from .tensor_bits import BITS
-
-    if dtype == "float64":
-        return float(value)
-    if dtype in ("float32", "float16"):
-        return float(np.array(value, dtype=np.float64).astype(dtype))
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return float(np.array(value, dtype=np.float64).astype(ml_dtypes.bfloat16))
-    raise ValueError(f"lr tensor dtype {dtype!r} is not one of {sorted(BITS)}")
-
-
 def _oracle_lr(case: Case, lr: Any) -> float:
     if case.lr_tensor_dtype is None:
         return float(lr)
-    return _round_lr(float(lr), case.lr_tensor_dtype)
+    return float(round_to(np.array(float(lr)), case.lr_tensor_dtype))  # as torch.tensor(lr, dtype=...) rounds
 
 
 def compare_arrays(

@@ -26,13 +26,13 @@ import sys
 import tempfile
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from . import profiles, run_state
 from .features import FEATURES
-from .watchdog import become_subreaper, kill_descendants, kill_tree, own_seconds
+from .assemble import environment
+from .watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_seconds
 
 __all__ = ["register", "run_check"]
 
@@ -201,21 +201,6 @@ def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list
     return cmd
 
 
-def _environment(cmd: list[str]) -> dict[str, Any]:
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    import platform
-
-    return {"python": platform.python_version(), "torch": version("torch"), "pytest": version("pytest") or "?",
-            "hypothesis": version("hypothesis") or "?",
-            "plugins": [f"pytest-xdist-{version('pytest-xdist')}", f"hypothesis-{version('hypothesis')}", "adagrad-conformance"],
-            "command": [Path(cmd[0]).name] + cmd[1:]}
-
-
 class _Watchdog(threading.Thread):
     """Polls the workers' heartbeats; kills a worker whose test ran past its limit."""
 
@@ -249,6 +234,8 @@ class _Watchdog(threading.Thread):
                     self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]))
                     continue
                 pid, test, wall0, delay0 = cur
+                if not alive(pid):  # it crashed: xdist reports that; nothing to time
+                    continue
                 spent = own_seconds(pid, wall0, delay0)
                 shrinking = test in failing
                 limit = self.limit * (SHRINK_SHARE if shrinking else 1.0) if shrinking else self.limit
@@ -316,7 +303,7 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
         state = tmp / "state"
         state.mkdir()
         cmd = _pytest_command(args, tmp, timeout)
-        meta["environment"] = _environment(cmd)
+        meta["environment"] = environment(cmd)
         if not probe["ok"]:  # the program started but broke the protocol at once: the target's failure
             meta["run"] = {"status": "complete", "reason": None, "timeouts": 0, "wall_seconds": 0.0}
             meta["problems"] = []

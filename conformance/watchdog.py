@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-__all__ = ["Clock", "become_subreaper", "descendants", "kill_descendants", "kill_tree", "own_seconds"]
+__all__ = ["Clock", "alive", "become_subreaper", "descendants", "kill_descendants", "kill_tree", "own_seconds"]
 
 
 def _run_delay(pid: int) -> float | None:
@@ -47,6 +47,15 @@ def own_seconds(pid: int, since_wall: float, since_delay: float | None) -> float
     wall = time.monotonic() - since_wall
     delay = _run_delay(pid)
     return wall if delay is None or since_delay is None else max(0.0, wall - (delay - since_delay))
+
+
+def alive(pid: int) -> bool:
+    """Is ``pid`` a live process (not gone, not a zombie)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _children_map() -> dict[int, list[int]]:

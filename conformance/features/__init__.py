@@ -35,6 +35,7 @@ FEATURES: dict[str, str] = {
     "grad-readonly": "step does not modify gradients (R26)",
     "shapes": "0-dim, empty, and large tensors (R1)",
     "golden": "the golden trajectories in fixtures/ (all rules they list)",
+    "lifecycle": "deepcopy, pickle and torch.save/load round trips, older state_dict layouts (R18)",
 }
 
 

@@ -1,8 +1,10 @@
 """Golden trajectories: every case stored in ``fixtures/`` replayed on the target (rules they list).
 
-Unlike the other features, nothing here runs the oracle: the expected params, sums and step
-counts after every step are the stored ones (:mod:`adagrad.fixtures`). The tolerance follows
-the error model along that stored (exact) trajectory, as for a free-running case.
+Each stored case is run through the same engine as every other case (:func:`~adagrad.conformance.harness.check_case`:
+one error model, one comparison, in the oracle's own process). The oracle's trajectory for a
+stored case is the stored one bit for bit: ``adagrad-conformance fixtures check`` regenerates
+every case with the oracle and compares (and the golden files serve implementations in other
+languages directly: docs/fixtures.md).
 
 The fixtures are verified when this module is collected (manifest digests, missing or unlisted
 files, schema): a damaged tree makes the feature fail with a message naming each file and what
@@ -18,10 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adagrad.conformance.error_model import ErrorTracker
 from adagrad.conformance.features import feature
 from adagrad.conformance.harness import Case as HarnessCase
-from adagrad.conformance.harness import ConformanceFailure, compare_arrays, run_target, snippet
+from adagrad.conformance.harness import check_case
 from adagrad.fixtures import Case, FixtureError, load_cases
 from adagrad.reference import SparseGrad
 
@@ -90,37 +91,6 @@ def to_harness_case(case: Case) -> HarnessCase:
     )
 
 
-def golden_bounds(case: Case) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-    """Per step, the error model's tolerance for every param and sum (as real pairs)."""
-    real = _REAL.get(case.dtype, case.dtype)
-    hyper = [g.hyperparameters() for g in case.groups]
-    group_of = {i: gi for gi, g in enumerate(case.groups) for i in g.params}
-    trackers = [ErrorTracker(real, _pairs(p).shape, initial_accumulator_value=hyper[group_of[i]]["initial_accumulator_value"])
-                for i, p in enumerate(case.params)]
-    wide = np.complex128 if case.dtype.startswith("complex") else np.float64
-    params = [np.asarray(p, dtype=wide) for p in case.params]
-    sums = [np.full(p.shape, complex(h, h) if wide is np.complex128 else h, dtype=wide)
-            for p, h in ((p, hyper[group_of[i]]["initial_accumulator_value"]) for i, p in enumerate(params))]
-    counts = [0] * len(params)
-    bounds = [(np.zeros(_pairs(p).shape), np.zeros(_pairs(p).shape)) for p in params]
-    out = []
-    for step in case.steps:
-        for gi, changes in step.set_groups:
-            hyper[gi] = {**hyper[gi], **changes}
-        for i, g in enumerate(step.grads):
-            if g is None:
-                continue
-            h = {k: v for k, v in hyper[group_of[i]].items() if k != "initial_accumulator_value"}
-            dense, touched = _dense(g, params[i].shape, wide)
-            if touched is not None and wide is np.complex128:
-                touched = np.stack([touched, touched], axis=-1)
-            b = trackers[i].step(_pairs(params[i]), _pairs(dense), _pairs(sums[i]), counts[i], touched=touched, **h)
-            bounds[i] = (b.param, b.sum)
-        out.append(([b[0] for b in bounds], [b[1] for b in bounds]))
-        params, sums, counts = list(step.expected_params), list(step.expected_sums), list(step.expected_steps)
-    return out
-
-
 @pytest.mark.parametrize("case", _collect())
 def test_golden_trajectory(target, record_ulps, case, pytestconfig):
     """Every step of a stored trajectory: params and sums within the error model, steps exact."""
@@ -130,28 +100,5 @@ def test_golden_trajectory(target, record_ulps, case, pytestconfig):
     excluded = needed_features(case) & set(pytestconfig.getoption("--adagrad-exclude"))
     if excluded:
         pytest.skip(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")
-    real = _REAL.get(case.dtype, case.dtype)
-    hcase = to_harness_case(case)
-    worst = 0.0
     where = f"golden case {case.name} (fixtures/{case.file}, rules {', '.join(case.rules)})"
-    for k, (got, step, (b_params, b_sums)) in enumerate(zip(run_target(target, hcase), case.steps, golden_bounds(case))):
-        params, sums, counts = got
-        for i in range(len(case.params)):
-            problems = []
-            if counts[i] != step.expected_steps[i]:
-                problems.append(f"step count {counts[i]}, expected {step.expected_steps[i]}")
-            for name, actual, expected, bound in (("param", params[i], step.expected_params[i], b_params[i]),
-                                                  ("sum", sums[i], step.expected_sums[i], b_sums[i])):
-                if actual is None:
-                    problems.append(f"no {name}")
-                    continue
-                ulps, problem = compare_arrays(actual, expected, bound, real)
-                worst = max(worst, ulps if np.isfinite(ulps) else worst)
-                if problem:
-                    problems.append(f"{name}: {problem}")
-            if problems:
-                raise ConformanceFailure(
-                    f"{where}: param {i} after step {k + 1}: " + "; ".join(problems)
-                    + f"\n\nReproduce with:\n{snippet(target, hcase)}"
-                )
-    record_ulps(worst)
+    check_case(target, to_harness_case(case), record_ulps, what=where)

@@ -19,16 +19,10 @@ from typing import Any
 import pytest
 import torch
 
-from adagrad.conformance.features import FEATURES, feature
+from adagrad.conformance.features import feature
 from adagrad.conformance.strategies import path_params
 
-# Until "lifecycle" is registered in FEATURES (the lead's file), the module is skipped rather
-# than breaking the suite's collection with feature()'s ValueError.
-pytestmark = (
-    feature("lifecycle")
-    if "lifecycle" in FEATURES
-    else pytest.mark.skip(reason="feature 'lifecycle' is not registered in adagrad.conformance.features.FEATURES")
-)
+pytestmark = feature("lifecycle")
 
 HYPER = dict(lr=0.2, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.25, eps=1e-6)
 SPLIT, STEPS = 2, 5

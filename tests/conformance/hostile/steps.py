@@ -105,3 +105,18 @@ class NoSquareRoot(Adagrad):
                 clr = group["lr"] / (1 + (float(st["step"]) - 1) * group["lr_decay"])
                 st["sum"].addcmul_(g, g)
                 p.addcdiv_(g, st["sum"] + group["eps"], value=-clr)
+
+
+class SlowToShrink(Adagrad):
+    """Wrong on every step (a tiny extra term), and each step takes half a second: shrinking its
+    failure would take longer than the test's limit."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        time.sleep(0.5)
+        loss = super().step(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(1e-2)
+        return loss
