@@ -13,16 +13,23 @@ reads param, grad and sum and writes param and sum (5 accesses per element: 20 b
 
 ``test_host_tables`` runs without a GPU too: it times the host side of the Triton path (grouping,
 step counters, the per-tensor and per-block tables) with the kernel launch stubbed out, on CPU
-tensors whose memory is never touched, so that the cost of the tables can be measured anywhere.
+tensors whose memory is never touched, so that the cost of the tables can be measured anywhere;
+``pre-cache`` is the same file before its tables were cached (from git), for comparison::
+
+    .venv/bin/python -m pytest benchmarks/test_bench_gpu.py -k host_tables --benchmark-only -p no:xdist
 """
 
 from __future__ import annotations
 
+import subprocess
+import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+
 from adagrad.impl import Adagrad, triton_kernel
 
 CUDA = torch.cuda.is_available()
@@ -107,24 +114,45 @@ class _NoLaunch:
 
 
 HOST_DEVICES = ["cpu"] + (["cuda"] if CUDA else [])
+#: The last commit whose Triton host side rebuilt its tables at every step.
+PRE_CACHE_COMMIT = "8d2cf85"
+
+
+def _host_module(version: str) -> Any:
+    """``impl/triton_kernel.py`` now, or as it was at PRE_CACHE_COMMIT (read from git)."""
+    if version == "cached":
+        return triton_kernel
+    root = Path(__file__).resolve().parent.parent
+    git = subprocess.run(
+        ["git", "show", f"{PRE_CACHE_COMMIT}:impl/triton_kernel.py"], cwd=root, capture_output=True, text=True
+    )
+    if git.returncode != 0:
+        pytest.skip(f"no git history here for the pre-cache version ({git.stderr.strip()[:100]})")
+    module = types.ModuleType("adagrad.impl._triton_kernel_pre_cache")
+    module.__package__ = "adagrad.impl"
+    exec(compile(git.stdout, f"impl/triton_kernel.py@{PRE_CACHE_COMMIT}", "exec"), module.__dict__)
+    return module
 
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=_ids(LAYOUTS))
 @pytest.mark.parametrize("device", HOST_DEVICES)
-def test_host_tables(benchmark: Any, layout: tuple[str, int, int], device: str, monkeypatch: Any) -> None:
-    """Host time of one Triton-path step without the kernel: what the tables cost per step.
+@pytest.mark.parametrize("version", ["cached", "pre-cache"])
+def test_host_tables(benchmark: Any, layout: tuple[str, int, int], device: str, version: str, monkeypatch: Any) -> None:
+    """Host time of one Triton-path step without the kernel: what the tables cost per step, now
+    and before they were cached.
 
     The gradients are the same tensors at every step (as with ``zero_grad(set_to_none=False)``);
     new gradient tensors at the same addresses hit the same cache.
     """
     name, count, numel = layout
+    module = _host_module(version)
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # lets fused_triton_adagrad accept CPU tensors
-    monkeypatch.setattr(triton_kernel, "_kernel", lambda: _NoLaunch())
+    monkeypatch.setattr(module, "_kernel", lambda: _NoLaunch())
     # torch.empty does not touch its pages: 64M-element CPU tensors cost no memory here.
     ps, gs, ss = ([torch.empty(numel, device=device) for _ in range(count)] for _ in range(3))
     ts = [torch.zeros((), dtype=torch.float64, device=device) for _ in range(count)]
     hyper = dict(lr=0.01, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False, differentiable=False,
                  has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None)  # fmt: skip
-    benchmark.group = f"host tables {name}"
-    benchmark.extra_info.update(suite="host", impl="ours_triton_host", layout=name, device=device, elements=count * numel)
-    benchmark.pedantic(lambda: triton_kernel.fused_triton_adagrad(ps, gs, ss, ts, **hyper), rounds=20, warmup_rounds=1)
+    benchmark.group = f"host tables {name} {device}"
+    benchmark.extra_info.update(suite="host", impl=version, layout=name, device=device, elements=count * numel)
+    benchmark.pedantic(lambda: module.fused_triton_adagrad(ps, gs, ss, ts, **hyper), rounds=20, warmup_rounds=1)

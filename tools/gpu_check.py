@@ -241,16 +241,18 @@ def bench_tables(path: Path) -> str:
         return "(no benchmark results)\n"
     data = json.loads(path.read_text())
     gpu: dict[tuple[str, str, str], dict[str, Any]] = {}
-    host: list[tuple[str, str, float]] = []
+    host: list[tuple[str, str, str, float]] = []
     for bench in data["benchmarks"]:
         info, median = bench["extra_info"], bench["stats"]["median"]
         if info.get("suite") == "gpu":
             gpu[(info["layout"], info["dtype"], info["impl"])] = {**info, "step_s": median / info["steps_per_round"]}
         elif info.get("suite") == "host":
-            host.append((info["layout"], info["device"], median))
+            host.append((info["layout"], info["device"], info["impl"], median))
     lines = ["| layout | dtype | ours Triton (ms) | torch fused (ms) | torch foreach (ms) | ours / fused | "
              "ours GB/s | fused GB/s | copy GB/s | ours / copy |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    if not gpu:
+        lines = ["(no GPU benchmark results)"]
     for layout, dtype in dict.fromkeys((k[0], k[1]) for k in gpu):
         row = {impl: gpu.get((layout, dtype, impl)) for impl in ("ours_triton", "torch_fused", "torch_foreach", "copy")}
 
@@ -272,8 +274,10 @@ def bench_tables(path: Path) -> str:
         lines.append(f"| {layout} | {dtype} | " + " | ".join(cells) + " |")
     if host:
         lines += ["", "Host side of the Triton path (tables, step counters; kernel launch stubbed), median per step:",
-                  "", "| layout | tensors on | ms |", "| --- | --- | ---: |"]  # fmt: skip
-        lines += [f"| {layout} | {device} | {median * 1e3:.3f} |" for layout, device, median in host]
+                  "", "| layout | tensors on | version | ms |", "| --- | --- | --- | ---: |"]  # fmt: skip
+        lines += [
+            f"| {layout} | {device} | {version} | {median * 1e3:.3f} |" for layout, device, version, median in host
+        ]
     return "\n".join(lines) + "\n"
 
 
