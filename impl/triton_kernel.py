@@ -131,9 +131,7 @@ def fused_triton_adagrad(
     check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
     if not params:
         return
-    for (device, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(
-        params, grads, state_sums, state_steps
-    ).items():
+    for (device, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(params, grads, state_sums, state_steps).items():
         if device.type == "cpu" and not interpreter_enabled():
             raise RuntimeError("the Triton kernel runs on CPU tensors only with TRITON_INTERPRET=1")
         _launch(ps, gs, ss, ts, device=device, dtype=dtype, lr=lr, weight_decay=weight_decay,

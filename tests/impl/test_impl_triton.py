@@ -15,10 +15,9 @@ import torch
 
 pytest.importorskip("triton")
 
-from adagrad.impl import targets  # noqa: E402
-from adagrad.impl import triton_kernel  # noqa: E402
-
 from impl_helpers import make_layout, run_trajectory, ulp_distance, ulps_of_scale  # noqa: E402
+
+from adagrad.impl import targets, triton_kernel  # noqa: E402
 
 # Distances are in ulps of the parameter's scale (see ulps_of_scale): FMA for g*g and weight
 # decay and a correctly rounded sqrt/division against torch's 1-ulp sqrt and separately rounded
@@ -206,7 +205,9 @@ def test_grad_shaped_unlike_param_is_refused(interpret: None) -> None:
     triton_kernel.clear_table_cache()
     ps, ss = [torch.ones(4, 3)], [torch.zeros(4, 3)]
     ts = [torch.zeros((), dtype=torch.float64)]
-    with pytest.raises(RuntimeError, match=r"tensor 0: grad \(3, 4\) and sum \(4, 3\) must have the param's shape \(4, 3\)"):
+    with pytest.raises(
+        RuntimeError, match=r"tensor 0: grad \(3, 4\) and sum \(4, 3\) must have the param's shape \(4, 3\)"
+    ):
         triton_kernel.fused_triton_adagrad(
             ps, [torch.ones(3, 4)], ss, ts, lr=0.1, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False,
             differentiable=False, has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None,
@@ -245,7 +246,9 @@ def test_compiles_for_sm90_with_ieee_arithmetic(name: str, pointer: str, suffix:
                      COMPUTE=tl.float64 if name == "float64" else tl.float32, IS_FP64=name == "float64",
                      IS_BF16=name == "bfloat16", ROW=triton_kernel.ROW, BLOCK=triton_kernel.BLOCK_SIZE)  # fmt: skip
     compiled = triton.compile(
-        ASTSource(kernel, signature, constants), target=GPUTarget("cuda", 90, 32), options=dict(triton_kernel.LAUNCH_OPTIONS)
+        ASTSource(kernel, signature, constants),
+        target=GPUTarget("cuda", 90, 32),
+        options=dict(triton_kernel.LAUNCH_OPTIONS),
     )
     ptx = compiled.asm["ptx"]
     sqrts = ptx.count(f"sqrt.rn.{suffix}")
