@@ -77,14 +77,15 @@ def with_layout(target: Any, param_layout: str, grad_layout: str) -> Any:
 
 
 #: (param layout, grad layout, shape): every pair on a small matrix, and one large sliced view.
+#: Test ids read dtype-<grad layout>-<param layout>[-elements]-path.
 LAYOUTS = [(p, g, (7, 5)) for p in ("contiguous", "transposed", "sliced") for g in ("contiguous", "transposed", "sliced", "expanded")]
 LAYOUTS += [("sliced", "transposed", (257, 257))]  # 66,049 elements > 2**16
 
 
 @pytest.mark.parametrize("options", path_params())
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(("param_layout", "grad_layout", "shape"), LAYOUTS,
-                         ids=[f"{p}-{g}" + ("" if s == (7, 5) else f"-{s[0] * s[1]}") for p, g, s in LAYOUTS])
+                         ids=[f"{g}-{p}" + ("" if s == (7, 5) else f"-{s[0] * s[1]}") for p, g, s in LAYOUTS])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_layout(target, record_ulps, param_layout, grad_layout, shape, dtype, options):
     """Values equal the oracle's at every step (params and sums); the param keeps its storage and strides."""
     rng = np.random.default_rng(29)
