@@ -67,13 +67,15 @@ class TargetStep:
 
     ``sums[i]``/``steps[i]`` are None for a parameter the target keeps no state for (yet);
     a step is a plain number or, when the target keeps it in a tensor, that tensor's bits.
-    ``error`` is set when the target's state could not be read (the text says why).
+    ``error`` is set when the target's state could not be read (the text says why);
+    ``state_unread`` when the target declares no way to read it (only params are judged).
     """
 
     params: list[Bits]
     sums: list[Bits | None]
     steps: list[Any]
     error: str | None = None
+    state_unread: bool = False
 
 
 Trajectory = list[TargetStep]

@@ -103,6 +103,7 @@ def encode_trajectory(trajectory: Trajectory) -> list[dict[str, Any]]:
             "sums": [None if s is None else [s[0], encode_array(s[1])] for s in st.sums],
             "steps": [None if s is None else [s[0], encode_array(s[1])] if isinstance(s, tuple) else s for s in st.steps],
             "error": st.error,
+            "state_unread": st.state_unread,
         })
     return out
 
@@ -116,5 +117,6 @@ def decode_trajectory(data: list[dict[str, Any]]) -> Trajectory:
             sums=[None if s is None else (s[0], decode_array(s[1])) for s in st["sums"]],
             steps=[(s[0], decode_array(s[1])) if isinstance(s, list) else s for s in st["steps"]],
             error=st.get("error"),
+            state_unread=bool(st.get("state_unread", False)),
         ))
     return steps

@@ -105,17 +105,22 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
-    """Construct the target's optimizer for ``case``; returns ``(optimizer, params)``."""
-    case.device = getattr(target, "device", case.device)
+    """Construct the target's optimizer for ``case`` (and load its starting state); returns
+    ``(optimizer, params)``."""
+    opt, tensors = _construct(target, case)
+    return _load_start(opt, case, target), tensors
+
+
+def _construct(target: Target, case: Case) -> tuple[Any, list[Any]]:
+    """The optimizer as a user builds it: hyperparameters at their default are left out."""
     tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]
     if len(case.groups) == 1 and "added_at" not in case.groups[0]:  # the everyday form: hyperparameters as constructor keywords
         hyper = _given(case, {k: v for k, v in case.groups[0].items() if k != "params"})
-        opt = target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options)
-        return _load_start(opt, case), tensors
+        return target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options), tensors
     groups = [_target_group(case, g, tensors) for g in case.groups if "added_at" not in g]
-    return _load_start(target.make(groups, **case.options), case), tensors
+    return target.make(groups, **case.options), tensors
 
 
 def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict[str, Any]:
@@ -124,15 +129,36 @@ def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict
     return g
 
 
-def _load_start(opt: Any, case: Case) -> Any:
-    """Teacher forcing: load the case's starting (sum, step) through load_state_dict."""
-    if case.start is not None:
-        import torch
+def _unsupported(reason: str) -> None:
+    from .adapters.base import signal_unsupported
 
-        sd = opt.state_dict()
-        for i, (s, t) in enumerate(case.start):
-            sd["state"][i] = {"step": torch.tensor(float(t)), "sum": to_torch(s, case.dtype, case.device)}
-        opt.load_state_dict(sd)
+    signal_unsupported(reason)
+
+
+def _load_start(opt: Any, case: Case, target: Target | None = None) -> Any:
+    """Teacher forcing: load the case's starting (sum, step) through the target's state mapping,
+    or through load_state_dict in torch's layout. A target whose layout is not torch's and that
+    declares no mapping makes the case unsupported (not checkable without a state mapping)."""
+    if case.start is None:
+        return opt
+    import torch
+
+    from .target_spec import NO_MAPPING
+
+    spec = getattr(target, "target_spec", None)
+    if spec is not None and spec.state is not None:
+        spec.state.write_all(opt, [(to_torch(s, case.dtype, case.device), int(t)) for s, t in case.start])
+        return opt
+    sd = opt.state_dict()
+    if spec is not None:  # a suite-loaded target without a mapping: only torch's layout can be written
+        entries = sd.get("state") if isinstance(sd, dict) else None
+        if not isinstance(entries, dict) or not entries:
+            _unsupported(f"teacher-forced start: {NO_MAPPING} (the target has no state before its first step)")
+        if any(not isinstance(e, dict) or "sum" not in e or "step" not in e for e in entries.values()):
+            _unsupported(f"teacher-forced start: {NO_MAPPING} (its state is not torch's sum and step)")
+    for i, (s, t) in enumerate(case.start):
+        sd["state"][i] = {"step": torch.tensor(float(t)), "sum": to_torch(s, case.dtype, case.device)}
+    opt.load_state_dict(sd)
     return opt
 
 
@@ -147,42 +173,201 @@ def _step_value(step: Any) -> Any:
     return step if isinstance(step, (int, float)) else None
 
 
-def read_step(opt: Any, tensors: list[Any], case: Case, k: int) -> TargetStep:
-    """What the target holds after step ``k`` of ``case``: params, and state through state_dict."""
+def _untouched(case: Case, i: int, k: int) -> bool:
+    """Param ``i`` had no gradient in steps 0..k and no loaded start: its state is the initial one."""
+    return case.start is None and all(case.grads[j][i] is None for j in range(min(k + 1, len(case.grads))))
+
+
+def _initial_sum(case: Case, i: int) -> Any:
+    """The initial accumulator of param ``i`` (its group's tau), as bits of the case's dtype."""
+    group = case.groups[case.group_of(i)]
+    tau = group.get("initial_accumulator_value", case.options.get("initial_accumulator_value", HYPER_DEFAULTS["initial_accumulator_value"]))
+    shape = np.shape(case.params[i])
+    value = np.full(shape, tau, dtype=np.complex128 if case.dtype.startswith("complex") else np.float64)
+    return tensor_bits(tensor_from_values(value, case.dtype))
+
+
+def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target | None = None) -> TargetStep:
+    """What the target holds after step ``k`` of ``case``: params, and state (through the target's
+    state mapping, else state_dict in torch's layout).
+
+    For a target the suite loaded (``target.target_spec`` set): a parameter the target keeps no
+    state for yet and that has had no gradient is read as holding the initial state (lazy state
+    is judged by its own rule, R14, not here); a target whose state is not torch's layout and that
+    declares no mapping is judged on its parameters only (``state_unread``).
+    """
     params = [tensor_bits(p) for p in tensors]
+    n = len(tensors)
+    # state ids number the parameters in group order
+    order = [i for g in case.groups if "added_at" not in g or g["added_at"] <= k for i in g["params"]]
+    sums: list[Any] = [None] * n
+    steps: list[Any] = [None] * n
+    if getattr(target, "target_spec", None) is None:
+        try:
+            state = opt.state_dict()["state"]
+        except Exception as exc:  # noqa: BLE001 - a target whose state cannot be read fails here
+            return TargetStep(params, [None] * n, [None] * n, f"state_dict() raised {type(exc).__name__}: {exc}")
+        for sid, i in enumerate(order):
+            entry = state.get(sid)
+            if entry is None:
+                continue
+            try:
+                sums[i] = tensor_bits(entry["sum"])
+                steps[i] = _step_value(entry["step"])
+            except (KeyError, TypeError, AttributeError) as exc:
+                return TargetStep(params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})")
+        return TargetStep(params, sums, steps)
+    from .target_spec import NO_MAPPING, read_state
+
     try:
-        state = opt.state_dict()["state"]
-    except Exception as exc:  # noqa: BLE001 - a target whose state cannot be read fails here
-        return TargetStep(params, [None] * len(tensors), [None] * len(tensors), f"state_dict() raised {type(exc).__name__}: {exc}")
-    # state_dict ids number the parameters in group order
-    order = [i for g in case.groups if g.get("added_at", 0) <= k for i in g["params"]]
-    sums: list[Any] = [None] * len(tensors)
-    steps: list[Any] = [None] * len(tensors)
-    for sid, i in enumerate(order):
-        entry = state.get(sid)
+        entries = read_state(target, opt)
+    except Exception as exc:  # noqa: BLE001 - state_dict() itself raised
+        return TargetStep(params, sums, steps, f"state_dict() raised {type(exc).__name__}: {exc}")
+    if isinstance(entries, str):
+        if entries.startswith(NO_MAPPING):
+            return TargetStep(params, sums, steps, state_unread=True)
+        return TargetStep(params, sums, steps, entries)
+    if len(entries) != len(order):
+        return TargetStep(params, sums, steps, f"the target holds {len(entries)} parameters in its groups, {len(order)} were given")
+    for entry, i in zip(entries, order):
         if entry is None:
+            if _untouched(case, i, k):
+                sums[i], steps[i] = _initial_sum(case, i), 0
             continue
         try:
-            sums[i] = tensor_bits(entry["sum"])
-            steps[i] = _step_value(entry["step"])
-        except (KeyError, TypeError, AttributeError) as exc:
-            return TargetStep(params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})")
+            sums[i] = tensor_bits(entry[0])
+            steps[i] = _step_value(entry[1])
+        except (TypeError, AttributeError, ValueError) as exc:
+            return TargetStep(params, sums, steps, f"state of param {i} cannot be read ({type(exc).__name__}: {exc})")
     return TargetStep(params, sums, steps)
 
 
+#: Exceptions with which a target may refuse what a case asks (a hyperparameter, flag, dtype).
+REFUSAL_TYPES = (TypeError, ValueError, NotImplementedError, RuntimeError)
+
+
+def _asked(case: Case, k: int | None) -> list[str]:
+    """What a case asks of the target up to step ``k`` (None: construction), as words a refusal
+    may name: hyperparameters given (not at their default), flags set, the dtype, sparse, device."""
+    words: set[str] = set()
+    for g in case.groups:
+        if k is None and "added_at" in g or k is not None and g.get("added_at", 0) > k:
+            continue
+        words |= {key for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")}) if key != "lr"}
+    for j in range(0 if k is None else k + 1):
+        words |= {key for _, key, _v in case.edits.get(j, []) if key != "lr"}
+    words |= {key for key, v in case.options.items() if v not in (None, False)}
+    if case.lr_tensor_dtype:
+        words |= {"lr", "tensor"}
+    words |= {case.dtype, {"float64": "double", "float16": "half", "complex128": "complexdouble"}.get(case.dtype, case.dtype)}
+    if case.dtype.startswith("complex"):
+        words.add("complex")
+    if any(g is not None and not isinstance(g, np.ndarray) for step in case.grads for g in step):
+        words.add("sparse")
+    if case.device != "cpu":
+        words.add(case.device.split(":")[0])
+    return sorted(words)
+
+
+def _names_one_of(message: str, words: list[str]) -> bool:
+    import re
+
+    text = " " + re.sub(r"[_\s`'\".,:;()=!<>]+", " ", message.lower()) + " "
+    return any(f" {w.lower().replace('_', ' ')} " in text for w in words)
+
+
+def _torch_refusal(case: Case, exc: BaseException) -> bool:
+    """torch's own refusal on this path, which the calling feature judges (strategies.REFUSALS)."""
+    import re
+
+    from .strategies import REFUSALS, path_name
+
+    path = path_name(case.options)
+    for (on, _needs), (kind, pattern) in REFUSALS.items():
+        if on == path and isinstance(exc, kind) and re.search(pattern, str(exc)):
+            return True
+    return False
+
+
+def _same_state(a: TargetStep, b: TargetStep) -> bool:
+    def same(x: Any, y: Any) -> bool:
+        if isinstance(x, tuple) and isinstance(y, tuple):
+            return x[0] == y[0] and np.array_equal(x[1], y[1])
+        return x == y
+
+    return (a.error == b.error and all(same(x, y) for x, y in zip(a.params, b.params))
+            and all(same(x, y) for x, y in zip(a.sums, b.sums)) and all(same(x, y) for x, y in zip(a.steps, b.steps)))
+
+
+def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: TargetStep | None, after: Any) -> None:
+    """Whether a target's exception is a clean refusal of what the case asks: then the case is
+    unsupported (the library's message as the reason) unless ``--strict-support``; else return
+    (the caller re-raises: a failure)."""
+    if getattr(target, "target_spec", None) is None or not isinstance(exc, REFUSAL_TYPES):
+        return
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if not _names_one_of(f"{message} {type(exc).__name__}", _asked(case, k)) or _torch_refusal(case, exc):
+        return
+    if before is not None:
+        try:
+            now = after()
+        except Exception:  # noqa: BLE001 - unreadable after the refusal: not clean
+            return
+        if not _same_state(before, now):
+            raise AssertionError(f"the target refused ({type(exc).__name__}: {message}) after step {k + 1} had "
+                                 "already changed its params or state: a refusal must come before any change") from exc
+    if getattr(target, "strict_support", False):
+        raise AssertionError(f"the target refused the case ({type(exc).__name__}: {message}); "
+                             "--strict-support makes every refusal a failure") from exc
+    _unsupported(f"{type(exc).__name__}: {message[:300]}")
+
+
+def _claims_refusal(target: Target, case: Case) -> None:
+    spec = getattr(target, "target_spec", None)
+    if spec is None:
+        return
+    given = [key for g in case.groups for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")})]
+    given += [key for edits in case.edits.values() for _, key, _v in edits]
+    reason = spec.claims.refusal(case.dtype, case.device, case.options, given)
+    if reason:
+        _unsupported(reason)
+
+
 def run_target_steps(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None) -> Iterator[TargetStep]:
-    """Yield what the target holds after each step of the case (bit patterns)."""
-    opt, tensors = opt_and_params or build_target(target, case)
+    """Yield what the target holds after each step of the case (bit patterns).
+
+    For a target the suite loaded, a case outside its claims, or one its constructor or a step
+    refuses cleanly (TypeError, ValueError, NotImplementedError or RuntimeError naming what the
+    case asks, before anything changed), is unsupported with the library's message; a refusal
+    after a change, or any other exception, propagates (a failure).
+    """
+    if opt_and_params is None:
+        _claims_refusal(target, case)
+        try:
+            opt, tensors = _construct(target, case)
+        except Exception as exc:
+            _refused(target, case, exc, None, None, None)
+            raise
+        opt = _load_start(opt, case, target)
+    else:
+        opt, tensors = opt_and_params
+    watched = getattr(target, "target_spec", None) is not None
+    before = read_step(opt, tensors, case, -1, target) if watched else None
     for k, step_grads in enumerate(case.grads):
-        for group in case.groups:
-            if group.get("added_at") == k:
-                opt.add_param_group(_target_group(case, group, tensors))
-        for gi, key, value in case.edits.get(k, []):
-            opt.param_groups[gi][key] = _lr_value(case, value) if key == "lr" else value
-        for p, g in zip(tensors, step_grads):
-            p.grad = _torch_grad(g, case)
-        opt.step()
-        yield read_step(opt, tensors, case, k)
+        try:
+            for group in case.groups:
+                if group.get("added_at") == k:
+                    opt.add_param_group(_target_group(case, group, tensors))
+            for gi, key, value in case.edits.get(k, []):
+                opt.param_groups[gi][key] = _lr_value(case, value) if key == "lr" else value
+            for p, g in zip(tensors, step_grads):
+                p.grad = _torch_grad(g, case)
+            opt.step()
+        except Exception as exc:
+            _refused(target, case, exc, k, before, lambda: read_step(opt, tensors, case, k - 1, target))
+            raise
+        before = read_step(opt, tensors, case, k, target)
+        yield before
 
 
 def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None):
@@ -253,7 +438,8 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
             if st.error:
                 break
     except Exception as exc:  # target code raised: the first failure is recorded before shrinking
-        first_failure(f"{what + ': ' if what else ''}the target raised {type(exc).__name__}: {exc}", case.size)
+        first_failure(f"{what + ': ' if what else ''}the target raised {type(exc).__name__}: {exc}", case.size,
+                      kind=type(exc).__name__)
         raise
     return judge(target, case, trajectory, record, what=what)
 

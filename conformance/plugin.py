@@ -59,6 +59,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)")
     group.addoption("--adagrad-exec-timeout", default=10.0, type=float, metavar="SECONDS", help="per-answer time limit of --adagrad-exec")
     group.addoption("--adagrad-device", default="cpu", metavar="DEVICE", help="torch device of the target's tensors (cpu, cuda)")
+    group.addoption("--adagrad-target-spec", default=None, metavar="FILE|module:attr",
+                    help="the target's state mapping and claims (TOML/JSON file or entry point; 'none': no shipped spec)")
+    group.addoption("--adagrad-claims", action="append", default=[], metavar="KEY=A,B",
+                    help="what the target claims: dtypes, devices, paths, hyperparameters, features, not_claimed (repeatable)")
+    group.addoption("--adagrad-strict-support", action="store_true", help="a refusal of a case (unsupported) is a failure")
 
 
 def _active(config: pytest.Config) -> bool:
@@ -72,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "feature(name): the conformance feature a test belongs to")
     config.addinivalue_line("markers", "requires(*names): other features a test needs")
     config.addinivalue_line("markers", "spec(*rules): the spec rules (docs/spec.md) a test checks")
+    config.addinivalue_line("markers", "time_limit(seconds): this test may take at least this long (e.g. it spawns processes)")
     if not _active(config):
         return
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
@@ -134,7 +140,14 @@ def _load(config: pytest.Config) -> None:
                                config.getoption("--adagrad-exec"), exec_timeout=config.getoption("--adagrad-exec-timeout"))
             state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
         else:
-            state["target"] = load_target(config.getoption("--adagrad-target"))
+            from .target_spec import attach
+
+            target = attach(load_target(config.getoption("--adagrad-target")), config.getoption("--adagrad-target-spec"),
+                            config.getoption("--adagrad-claims"), config.getoption("--adagrad-strict-support"))
+            unclaimed = target.target_spec.claims.unclaimed_features()
+            described = f"{target.spec} (torch Optimizer API" + (f"; target spec {target.target_spec.name}" if target.target_spec.name else "") + ")"
+            state.update(target=target, unsupported=unclaimed,
+                         resolved=Resolved(target, frozenset(FEATURES) - set(unclaimed), described))
     except TargetError as exc:
         state["target_error"] = str(exc)
     except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import
@@ -246,7 +259,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if directory is not None and plan:
         run_state.write_json(directory / f"plan-{run_state.worker_name()}.json", {
             "tests": plan, "stale_divergences": [e.id for e in divergences.stale([p["id"] for p in plan])],
-            "divergences": [{"id": e.id, "reason": e.reason, "tests": list(e.tests)} for e in divergences.entries],
+            "divergences": [{"id": e.id, "reason": e.reason, "tests": list(e.tests), "expect": e.expect,
+                             "exception": e.exception, "match": e.match} for e in divergences.entries],
             "unsupported": sorted(unsupported), "target_error": state["target_error"],
             "description": state["resolved"].description if state["resolved"] else None})
 
@@ -361,22 +375,25 @@ def _bounded(report: pytest.TestReport) -> pytest.TestReport:
     return report
 
 
-def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
-    _heartbeat(nodeid)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    marker = item.get_closest_marker("time_limit")
+    _heartbeat(item.nodeid, float(marker.args[0]) if marker else None)
 
 
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     _heartbeat(None)
 
 
-def _heartbeat(nodeid: str | None) -> None:
-    """Tell the watchdog (``check``) which test this process runs now."""
+def _heartbeat(nodeid: str | None, min_limit: float | None = None) -> None:
+    """Tell the watchdog (``check``) which test this process runs now (and a longer limit it declares)."""
     directory = run_state.state_dir()
     if directory is None or "PYTEST_XDIST_WORKER" not in os.environ:  # only xdist workers are watched
         return
     try:
         run_state.write_json(directory / f"worker-{run_state.worker_name()}.json",
-                             {"pid": os.getpid(), "test": test_id(nodeid) if nodeid else None, "since": time.time()})
+                             {"pid": os.getpid(), "test": test_id(nodeid) if nodeid else None, "since": time.time(),
+                              "min_limit": min_limit})
     except OSError:
         pass
 

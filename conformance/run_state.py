@@ -71,14 +71,18 @@ def read_jsonl(path: Path) -> list[Any]:
 _recorded: set[str] = set()
 
 
-def first_failure(message: str, size: int | None = None, details: dict[str, Any] | None = None) -> None:
-    """Record the current test's first failure (once per test), if a state directory is set."""
+def first_failure(message: str, size: int | None = None, details: dict[str, Any] | None = None,
+                  kind: str = "numerics") -> None:
+    """Record the current test's first failure (once per test), if a state directory is set.
+
+    ``kind`` is ``"numerics"`` for a result outside the error model, else the exception's class name.
+    """
     directory = state_dir()
     current = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
     if directory is None or not current or current in _recorded:
         return
     _recorded.add(current)
-    entry = {"test": test_id(current), "message": message, "size": size, "details": details or {}}
+    entry = {"test": test_id(current), "message": message, "size": size, "details": details or {}, "kind": kind}
     try:
         append_jsonl(directory / f"first-failure-{worker_name()}.jsonl", entry)
     except (OSError, TypeError, ValueError):

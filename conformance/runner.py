@@ -75,6 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0; the report prints it)")
     p.add_argument("--no-shrink", action="store_true", help="do not minimise failing examples (faster verdicts)")
     p.add_argument("--device", default="cpu", help="torch device for the target's tensors (cpu or cuda)")
+    p.add_argument("--target-spec", metavar="FILE|module:attr",
+                   help="the target's state mapping and claims: a TOML/JSON file or an entry point (docs/protocols.md); "
+                   "default: the spec shipped for TARGET if any, 'none' for no spec")
+    p.add_argument("--claims", action="append", default=[], metavar="KEY=A,B",
+                   help="what the target claims (repeatable): dtypes=, devices=, paths=, hyperparameters=, features=, "
+                   "not_claimed=; the rest is reported 'not claimed'")
+    p.add_argument("--strict-support", action="store_true",
+                   help="a case the target refuses (reported unsupported by default) is a failure")
     p.add_argument("--list-features", action="store_true", help="list the features and exit")
     p.set_defaults(func=run_check)
 
@@ -144,6 +152,18 @@ def _validate(args: argparse.Namespace) -> str | None:
             load_divergences(Path(args.xfails))
         except DivergenceFileError as exc:
             return str(exc)
+    if args.target_spec or args.claims or args.strict_support:
+        if args.exec_command or args.adapter != "torch":
+            return "--target-spec, --claims and --strict-support apply to a torch-API TARGET, not to --adapter functional or --exec"
+        from .target import TargetError
+        from .target_spec import load_spec, parse_claims
+
+        try:
+            if args.target_spec and args.target_spec != "none":
+                load_spec(args.target_spec, resolve=False)  # a file is read, an entry point only parsed: no target code here
+            parse_claims(args.claims)
+        except TargetError as exc:
+            return str(exc)
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         return f"--device must be cpu or cuda[:N], got {args.device!r}"
     if args.device != "cpu":
@@ -196,6 +216,13 @@ def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list
         cmd += ["--adagrad-xfails", str(Path(args.xfails).resolve())]
     if args.exec_command:
         cmd += ["--adagrad-exec", args.exec_command]
+    if args.target_spec:
+        spec = Path(args.target_spec)
+        cmd += ["--adagrad-target-spec", str(spec.resolve()) if spec.suffix.lower() in (".toml", ".json") else args.target_spec]
+    for claim in args.claims:
+        cmd += ["--adagrad-claims", claim]
+    if args.strict_support:
+        cmd.append("--adagrad-strict-support")
     if args.junitxml:
         cmd += ["--junitxml", str(Path(args.junitxml).resolve()), "-o", "junit_suite_name=adagrad-conformance"]
     return cmd
@@ -208,7 +235,7 @@ class _Watchdog(threading.Thread):
         super().__init__(daemon=True)
         self.state, self.limit, self.on_stop = state, limit, on_stop
         self.timeouts = 0
-        self.running: dict[str, tuple[int, str, float, float | None]] = {}
+        self.running: dict[str, tuple[int, str, float, float | None, float]] = {}
         self.done = threading.Event()
         self.failed_tests: set[str] = set()
 
@@ -231,14 +258,15 @@ class _Watchdog(threading.Thread):
                 key = (beat["pid"], beat["test"])
                 cur = self.running.get(name)
                 if cur is None or (cur[0], cur[1]) != key:
-                    self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]))
+                    self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]),
+                                          max(self.limit, float(beat.get("min_limit") or 0)))
                     continue
-                pid, test, wall0, delay0 = cur
+                pid, test, wall0, delay0, test_limit = cur
                 if not alive(pid):  # it crashed: xdist reports that; nothing to time
                     continue
                 spent = own_seconds(pid, wall0, delay0)
                 shrinking = test in failing
-                limit = self.limit * (SHRINK_SHARE if shrinking else 1.0) if shrinking else self.limit
+                limit = test_limit * SHRINK_SHARE if shrinking else test_limit
                 if spent > limit:
                     why = "shrink" if shrinking else "timeout"
                     run_state.append_jsonl(self.state / "watchdog.jsonl",

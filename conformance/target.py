@@ -2,7 +2,9 @@
 
 A target is a class or a factory ``f(params, **hyperparameters)`` returning an object with
 torch's Optimizer API (``step``, ``zero_grad``, ``param_groups``, ``state``, ``state_dict``,
-``load_state_dict``, ``add_param_group`` and the hook registrations).
+``load_state_dict``, ``add_param_group`` and the hook registrations). The suite attaches a
+:class:`~.target_spec.TargetSpec` to the targets it loads (where the state is, what is claimed;
+:func:`~.target_spec.attach`): only such a target's clean refusals are *unsupported*.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class Target:
     factory: Callable[..., Any]
     #: Python lines defining ``Target`` (the factory) in reproduction snippets; None: import ``spec``.
     loader: str | None = None
+    #: How its state is read and what it claims (a ``target_spec.TargetSpec``); None: a target
+    #: built outside the suite's loading (torch's layout only, every exception a failure).
+    target_spec: Any = None
+    #: ``--strict-support``: a refusal (constructor or step rejecting what a case asks) fails.
+    strict_support: bool = False
     #: torch device the suite puts the target's tensors on (``check --device``).
     device: str = "cpu"
 

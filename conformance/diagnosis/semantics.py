@@ -101,7 +101,8 @@ def _pairs(x: np.ndarray) -> np.ndarray:
 
 
 def _unpairs(x: np.ndarray, is_complex: bool) -> np.ndarray:
-    return (x[..., 0] + 1j * x[..., 1]) if is_complex else x.copy()
+    x = np.asarray(x)  # 0-d arithmetic gives scalars; keep arrays
+    return np.asarray(x[..., 0] + 1j * x[..., 1]) if is_complex else np.array(x, dtype=np.float64)
 
 
 def _round(x: Any, dtype: str) -> Any:

@@ -1,0 +1,355 @@
+"""Target specs: how the suite reads a torch-API target's state, and what the target claims.
+
+A torch-API optimizer that is not torch's keeps its per-parameter accumulator and step under its
+own names (``state1``, ``exp_avg_sq``, ``sum_of_squares``), in its own dtype, sometimes quantized.
+A :class:`TargetSpec` declares that (a :class:`StateMapping`), and what the target claims
+(:class:`Claims`: dtypes, devices, paths, hyperparameters, features). It comes from a Python
+entry point ``module:attr`` (a :class:`TargetSpec` or a dict of the file schema) or from a TOML
+or JSON file, passed with ``check --target-spec``; :data:`SHIPPED` names the specs shipped for
+known libraries, used when none is given.
+
+File schema (TOML shown; JSON has the same keys)::
+
+    [state]                      # how to read (and, for teacher forcing, write) the state
+    sum = "exp_avg_sq"           # key of the accumulator in opt.state[p] (default "sum")
+    step = "step"                # key of the step count (default "step")
+    step_type = "int"            # how a loaded step is stored: "tensor" (float32, torch's) or "int"
+    sum_transform = "pkg.mod:f"  # optional: f(state entry) -> accumulator tensor (dequantization)
+    read = "pkg.mod:read"        # optional, instead of the keys: read(opt) -> [(sum, step) | None]
+    write = "pkg.mod:write"      # optional: write(opt, [(sum tensor, step int)]) loads a start state
+    [claims]                     # everything left out is claimed
+    dtypes = ["float32", "float16", "bfloat16"]
+    devices = ["cpu"]
+    paths = ["for-loop"]         # of for-loop, foreach, fused
+    hyperparameters = ["lr", "eps", "weight_decay"]
+    features = ["numerics-float32", ...]   # or: not_claimed = ["hooks", ...]
+
+Without a spec, the suite reads torch's layout (``state_dict()["state"][i]["sum"]``/``["step"]``)
+when the target has it; when it does not, only the parameters are judged (free-running
+trajectories), and teacher-forced cases are *unsupported: not checkable without a state mapping*.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .features import FEATURES
+from .target import Target, TargetError
+
+__all__ = [
+    "CLAIM_KEYS", "DTYPES", "NO_MAPPING", "PATHS", "SHIPPED", "Claims", "StateMapping", "TargetSpec", "attach",
+    "load_spec", "parse_claims", "read_state", "shipped_spec",
+]
+
+#: Claimable values.
+DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
+PATHS = ("for-loop", "foreach", "fused")
+HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
+CLAIM_KEYS = ("dtypes", "devices", "paths", "hyperparameters", "features", "not_claimed")
+
+#: Unsupported reason of a check that needs the target's state when no mapping says where it is.
+NO_MAPPING = "not checkable without a state mapping"
+
+#: Target specs shipped for torch-API optimizers of other libraries: ``check TARGET`` uses the
+#: one named here unless ``--target-spec`` says otherwise.
+SHIPPED: dict[str, str] = {
+    "torchopt:Adagrad": "adagrad.conformance.adapters.torchopt_adagrad:SPEC",
+    "torchopt:AdaGrad": "adagrad.conformance.adapters.torchopt_adagrad:SPEC",
+    "torchopt.optim:AdaGrad": "adagrad.conformance.adapters.torchopt_adagrad:SPEC",
+    "bitsandbytes.optim:Adagrad": "adagrad.conformance.adapters.bitsandbytes_adagrad:SPEC",
+    "bitsandbytes.optim:Adagrad32bit": "adagrad.conformance.adapters.bitsandbytes_adagrad:SPEC",
+    "bitsandbytes.optim:Adagrad8bit": "adagrad.conformance.adapters.bitsandbytes_adagrad:SPEC",
+    "deepspeed.ops.adagrad:DeepSpeedCPUAdagrad": "adagrad.conformance.adapters.deepspeed_adagrad:SPEC",
+}
+
+
+@dataclass(frozen=True)
+class StateMapping:
+    """Where a target keeps each parameter's accumulator (torch's ``sum``) and step.
+
+    Either keys of the per-parameter state dict ``opt.state[p]`` (``sum_key``, ``step_key``,
+    with an optional ``sum_transform(entry) -> tensor``, e.g. dequantization), or two callables:
+    ``read(opt)`` returning one ``(sum tensor, step)`` or None (no state yet) per parameter in
+    param-group order, and ``write(opt, [(sum tensor, step int), ...])`` loading a start state
+    (teacher forcing; without it, key-based writing into ``opt.state[p]``).
+    """
+
+    sum_key: str = "sum"
+    step_key: str = "step"
+    step_type: str = "tensor"
+    sum_transform: Callable[[Mapping[str, Any]], Any] | None = None
+    read: Callable[[Any], Sequence[tuple[Any, Any] | None]] | None = None
+    write: Callable[[Any, Sequence[tuple[Any, int]]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.step_type not in ("tensor", "int"):
+            raise TargetError(f"state mapping: step_type must be 'tensor' or 'int', got {self.step_type!r}")
+
+    def read_all(self, opt: Any) -> list[tuple[Any, Any] | None]:
+        """One ``(sum, step)`` or None per parameter, in param-group order."""
+        if self.read is not None:
+            return list(self.read(opt))
+        out: list[tuple[Any, Any] | None] = []
+        for group in opt.param_groups:
+            for p in group["params"]:
+                entry = opt.state.get(p) if hasattr(opt.state, "get") else None
+                if not entry:
+                    out.append(None)
+                    continue
+                total = self.sum_transform(entry) if self.sum_transform else entry[self.sum_key]
+                out.append((total, entry[self.step_key]))
+        return out
+
+    def write_all(self, opt: Any, start: Sequence[tuple[Any, int]]) -> None:
+        """Load ``(sum, step)`` per parameter (param-group order) into a fresh optimizer."""
+        if self.write is not None:
+            self.write(opt, start)
+            return
+        if self.sum_transform is not None:
+            raise TargetError("state mapping: a sum_transform needs a write callable for teacher forcing")
+        import torch
+
+        params = [p for group in opt.param_groups for p in group["params"]]
+        for p, (total, step) in zip(params, start):
+            entry = opt.state[p]
+            entry[self.step_key] = torch.tensor(float(step)) if self.step_type == "tensor" else int(step)
+            entry[self.sum_key] = total
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a target claims; None: everything. Unclaimed cases are reported, never failed."""
+
+    dtypes: frozenset[str] | None = None
+    devices: frozenset[str] | None = None
+    paths: frozenset[str] | None = None
+    hyperparameters: frozenset[str] | None = None
+    features: frozenset[str] | None = None
+    not_claimed: frozenset[str] = frozenset()
+
+    def unclaimed_features(self) -> list[str]:
+        """Whole features outside the claims, in FEATURES order."""
+        out = []
+        for name in FEATURES:
+            dtype = name.removeprefix("numerics-") if name.startswith("numerics-") else None
+            if (name in self.not_claimed or (self.features is not None and name not in self.features)
+                    or (dtype and self.dtypes is not None and dtype not in self.dtypes)
+                    or (name in ("foreach", "fused") and self.paths is not None and name not in self.paths)):
+                out.append(name)
+        return out
+
+    def refusal(self, dtype: str, device: str, options: Mapping[str, Any], given: Sequence[str]) -> str | None:
+        """Why a case is outside the claims (``"not claimed: ..."``), or None."""
+        real = {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
+        if self.dtypes is not None and dtype not in self.dtypes and real not in self.dtypes:
+            return f"not claimed: dtype {dtype} (claimed: {', '.join(sorted(self.dtypes))})"
+        if self.devices is not None and device.split(":")[0] not in self.devices:
+            return f"not claimed: device {device} (claimed: {', '.join(sorted(self.devices))})"
+        path = "fused" if options.get("fused") else "foreach" if options.get("foreach") else "for-loop"
+        if self.paths is not None and path not in self.paths:
+            return f"not claimed: the {path} path (claimed: {', '.join(sorted(self.paths))})"
+        if self.hyperparameters is not None:
+            extra = [k for k in given if k in HYPERPARAMETERS and k not in self.hyperparameters]
+            if extra:
+                return f"not claimed: hyperparameter {', '.join(extra)} (claimed: {', '.join(sorted(self.hyperparameters))})"
+        return None
+
+    def merged(self, other: Claims) -> Claims:
+        """Both sets of claims at once (the narrower wins)."""
+        def both(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+            return b if a is None else a if b is None else a & b
+
+        return Claims(both(self.dtypes, other.dtypes), both(self.devices, other.devices), both(self.paths, other.paths),
+                      both(self.hyperparameters, other.hyperparameters), both(self.features, other.features),
+                      self.not_claimed | other.not_claimed)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target's state mapping (None: torch's layout if it has it) and claims."""
+
+    state: StateMapping | None = None
+    claims: Claims = field(default_factory=Claims)
+    name: str = ""
+
+
+# -- loading ------------------------------------------------------------------------------------
+def _import(ref: str, what: str) -> Any:
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"{what} {ref!r} must have the form 'module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - whatever the import raised, name it
+        raise TargetError(f"{what} {ref!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise TargetError(f"{what} {ref!r}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _names(value: Any, key: str, allowed: Sequence[str] | None) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TargetError(f"claims: {key} must be a list of names, got {value!r}")
+    names = frozenset(str(v) for v in value)
+    if allowed is not None:
+        unknown = sorted(names - set(allowed))
+        if unknown:
+            raise TargetError(f"claims: unknown {key} {', '.join(unknown)}; known: {', '.join(allowed)}")
+    return names
+
+
+def claims_from_dict(data: Mapping[str, Any]) -> Claims:
+    """:class:`Claims` from the ``[claims]`` table (unknown keys and names are errors)."""
+    unknown = sorted(set(data) - set(CLAIM_KEYS))
+    if unknown:
+        raise TargetError(f"claims: unknown key(s) {', '.join(unknown)}; known: {', '.join(CLAIM_KEYS)}")
+    allowed = {"dtypes": DTYPES, "devices": None, "paths": PATHS, "hyperparameters": HYPERPARAMETERS,
+               "features": tuple(FEATURES), "not_claimed": tuple(FEATURES)}
+    kw = {k: _names(v, k, allowed[k]) for k, v in data.items()}
+    return Claims(**kw)
+
+
+def _callable(data: Mapping[str, Any], key: str, resolve: bool) -> Any:
+    value = data.get(key)
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, str):
+        raise TargetError(f"state: {key} must be 'module:attr' or a callable, got {value!r}")
+    if not resolve:
+        _import_syntax(value, f"state.{key}")
+        return None
+    obj = _import(value, f"state.{key}")
+    if not callable(obj):
+        raise TargetError(f"state.{key} {value!r} is not callable")
+    return obj
+
+
+def _import_syntax(ref: str, what: str) -> None:
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise TargetError(f"{what} {ref!r} must have the form 'module:attr'")
+
+
+def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = True) -> TargetSpec:
+    """A :class:`TargetSpec` from the file schema. ``resolve=False`` checks the data without
+    importing anything (the ``check`` command validates a file before it starts the suite)."""
+    if not isinstance(data, Mapping):
+        raise TargetError(f"target spec {name}: expected a table/object, got {type(data).__name__}")
+    unknown = sorted(set(data) - {"state", "claims", "target"})
+    if unknown:
+        raise TargetError(f"target spec {name}: unknown key(s) {', '.join(unknown)}; known: state, claims")
+    state = None
+    if "state" in data:
+        s = data["state"]
+        if not isinstance(s, Mapping):
+            raise TargetError(f"target spec {name}: [state] must be a table")
+        bad = sorted(set(s) - {"sum", "step", "step_type", "sum_transform", "read", "write"})
+        if bad:
+            raise TargetError(f"target spec {name}: unknown state key(s) {', '.join(bad)}")
+        for key in ("sum", "step", "step_type"):
+            if key in s and not isinstance(s[key], str):
+                raise TargetError(f"target spec {name}: state.{key} must be a string, got {s[key]!r}")
+        state = StateMapping(sum_key=s.get("sum", "sum"), step_key=s.get("step", "step"),
+                             step_type=s.get("step_type", "tensor"),
+                             sum_transform=_callable(s, "sum_transform", resolve),
+                             read=_callable(s, "read", resolve), write=_callable(s, "write", resolve))
+    claims_data = data.get("claims", {})
+    if not isinstance(claims_data, Mapping):
+        raise TargetError(f"target spec {name}: [claims] must be a table")
+    return TargetSpec(state=state, claims=claims_from_dict(claims_data), name=name)
+
+
+def load_spec(ref: str, *, resolve: bool = True) -> TargetSpec:
+    """A spec from a ``.toml``/``.json`` file or a ``module:attr`` entry point.
+
+    Raises :class:`~.target.TargetError` (a usage error) naming what is wrong. With
+    ``resolve=False`` nothing is imported (an entry point is checked for its form only).
+    """
+    path = Path(ref)
+    if path.suffix.lower() in (".toml", ".json"):
+        if not path.is_file():
+            raise TargetError(f"target spec file {ref} does not exist")
+        text = path.read_text()
+        try:
+            if path.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10
+                    import tomli as tomllib  # type: ignore[no-redef]
+                data = tomllib.loads(text)
+        except ValueError as exc:
+            raise TargetError(f"target spec file {ref} cannot be parsed: {exc}") from None
+        return spec_from_dict(data, str(path), resolve=resolve)
+    if not resolve:
+        _import_syntax(ref, "target spec")
+        return TargetSpec(name=ref)
+    obj = _import(ref, "target spec")
+    if isinstance(obj, TargetSpec):
+        return replace(obj, name=obj.name or ref)
+    if isinstance(obj, Mapping):
+        return spec_from_dict(obj, ref)
+    raise TargetError(f"target spec {ref!r} is a {type(obj).__name__}, not a TargetSpec or a dict")
+
+
+def parse_claims(items: Sequence[str]) -> Claims:
+    """``--claims KEY=A,B`` options (repeatable) as :class:`Claims`."""
+    data: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise TargetError(f"--claims {item!r}: expected KEY=VALUE[,VALUE...], e.g. dtypes=float32,bfloat16")
+        data.setdefault(key.strip(), []).extend(v.strip() for v in values.split(",") if v.strip())
+    return claims_from_dict(data)
+
+
+def shipped_spec(target: str) -> str | None:
+    """The entry point of the spec shipped for ``target`` (``module:attr``), or None."""
+    return SHIPPED.get(target)
+
+
+def attach(target: Target, spec_ref: str | None = None, claims: Sequence[str] = (), strict_support: bool = False) -> Target:
+    """``target`` with its spec (``spec_ref``, else the shipped one, else none), command-line
+    claims and the ``--strict-support`` setting."""
+    ref = spec_ref if spec_ref and spec_ref != "none" else (None if spec_ref == "none" else shipped_spec(target.spec))
+    spec = load_spec(ref) if ref else TargetSpec()
+    if claims:
+        spec = replace(spec, claims=spec.claims.merged(parse_claims(claims)))
+    return replace(target, target_spec=spec, strict_support=strict_support)
+
+
+# -- reading state for the suite ---------------------------------------------------------------
+def read_state(target: Target, opt: Any) -> list[tuple[Any, Any] | None] | str:
+    """Each parameter's ``(sum tensor, step)`` or None (no state), in param-group order, through
+    the target's mapping or torch's layout; a string when it cannot be read (why)."""
+    spec = getattr(target, "target_spec", None)
+    if spec is not None and spec.state is not None:
+        try:
+            return spec.state.read_all(opt)
+        except Exception as exc:  # noqa: BLE001 - a mapping that does not fit the target's state
+            return f"the target's state cannot be read through its state mapping ({type(exc).__name__}: {exc})"
+    try:
+        sd = opt.state_dict()
+        state = sd["state"]
+        groups = sd["param_groups"]
+    except Exception as exc:  # noqa: BLE001
+        return f"{NO_MAPPING} (state_dict() is not torch's: {type(exc).__name__}: {exc})"
+    ids = [i for g in groups for i in g["params"]]
+    out: list[tuple[Any, Any] | None] = []
+    for i in ids:
+        entry = state.get(i)
+        if not entry:
+            out.append(None)
+        elif "sum" not in entry or "step" not in entry:
+            return f"{NO_MAPPING} (state keys {sorted(entry)}, not torch's sum and step)"
+        else:
+            out.append((entry["sum"], entry["step"]))
+    return out
