@@ -40,8 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the suite needs beyond the optimizer's own dependencies (the ``suite`` extra).
+SUITE_MODULES = ("pytest", "xdist", "hypothesis", "jsonschema", "packaging")
+
+
+def missing_suite_dependencies() -> list[str]:
+    import importlib.util
+
+    return [m for m in SUITE_MODULES if importlib.util.find_spec(m) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    missing = missing_suite_dependencies()
+    if missing:
+        print(f"adagrad-conformance: error: the suite needs {', '.join(missing)}: "
+              "pip install 'adagrad-conformance[suite]'", file=sys.stderr)
+        return 2
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

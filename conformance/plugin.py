@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from . import profiles, run_state
+from . import run_state
 from .adapters.base import Resolved, resolve, take_unsupported
 from .features import FEATURES
 from .known_divergences import DEFAULT_FILE, Divergences, DivergenceFileError, load_divergences
@@ -48,7 +48,7 @@ PATHS = ("for-loop", "foreach", "fused")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("adagrad-conformance")
     group.addoption("--adagrad-target", default=DEFAULT_TARGET, help="module:attr of the Adagrad to check")
-    group.addoption("--adagrad-profile", default="ci", choices=sorted(profiles.PROFILES), help="hypothesis profile")
+    group.addoption("--adagrad-profile", default="ci", choices=("quick", "ci", "thorough"), help="hypothesis profile")
     group.addoption("--adagrad-seed", default=0, type=int, help="seed of the drawn examples (default 0)")
     group.addoption("--adagrad-exclude", action="append", default=[], metavar="FEATURE", help="exclude a feature")
     group.addoption("--adagrad-xfails", default=None, metavar="FILE", help="a known-divergences file (TOML)")
@@ -79,7 +79,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "spec(*rules): the spec rules (docs/spec.md) a test checks")
     config.addinivalue_line("markers", "time_limit(seconds): this test may take at least this long (e.g. it spawns processes)")
     if not _active(config):
-        return
+        return  # inert: no profile, no fixtures, nothing else in a run that is not the suite's
+    from . import profiles
+
+    config.pluginmanager.register(_SuiteFixtures(), "adagrad-conformance-fixtures")
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
     unknown = [f for f in config.getoption("--adagrad-exclude") if f not in FEATURES]
     if unknown:
@@ -154,8 +157,7 @@ def _load(config: pytest.Config) -> None:
         state["target_error"] = f"importing the target raised {type(exc).__name__}: {exc}"
 
 
-@pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config):
+def _target(pytestconfig: pytest.Config):
     """The :class:`~adagrad.conformance.target.Target` under test."""
     _load(pytestconfig)
     state = _state(pytestconfig)
@@ -194,10 +196,28 @@ class UlpsRecorder:
             self.node.user_properties.append(("step_ulps", {"dtype": dtype, "errors": clean}))
 
 
-@pytest.fixture
-def record_ulps(request: pytest.FixtureRequest) -> UlpsRecorder:
-    """A function recording the worst error (in ulps) a test measured, for the report."""
-    return UlpsRecorder(request.node)
+class _SuiteFixtures:
+    """The suite's fixtures, registered only in a run of the suite (the plugin is inert elsewhere).
+
+    ``adagrad_target`` is the target under test (``target`` inside the suite's own modules) and
+    ``adagrad_record_ulps`` (``record_ulps``) records a test's worst error for the report.
+    """
+
+    @pytest.fixture(scope="session")
+    def adagrad_target(self, pytestconfig: pytest.Config):
+        return _target(pytestconfig)
+
+    @pytest.fixture(scope="session")
+    def target(self, adagrad_target):
+        return adagrad_target
+
+    @pytest.fixture
+    def adagrad_record_ulps(self, request: pytest.FixtureRequest) -> UlpsRecorder:
+        return UlpsRecorder(request.node)
+
+    @pytest.fixture
+    def record_ulps(self, adagrad_record_ulps: UlpsRecorder) -> UlpsRecorder:
+        return adagrad_record_ulps
 
 
 def _feature(item: pytest.Item) -> str | None:

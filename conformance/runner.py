@@ -32,6 +32,7 @@ from typing import Any
 from . import profiles, run_state
 from .features import FEATURES
 from .assemble import environment
+from .adapters.exec_clock import BUDGET_PER_EXAMPLE, waited_seconds
 from .watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_seconds
 
 __all__ = ["register", "run_check"]
@@ -60,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="check an external program speaking the subprocess protocol (JSON lines on stdin/stdout)")
     p.add_argument("--exec-timeout", type=float, default=10.0, metavar="SECONDS",
                    help="seconds the --exec program may take per answer (default 10)")
+    p.add_argument("--exec-budget", type=float, default=None, metavar="SECONDS",
+                   help="seconds the --exec program's answers may take in all, per worker (default: 150 per example "
+                        "of the profile: quick 300, ci 1800, thorough 30000); past it, tests fail as too slow")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown report to FILE")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots to FILE (needs matplotlib)")
     p.add_argument("--profile", choices=sorted(profiles.PROFILES), default="quick", help="hypothesis profile (default: quick)")
@@ -127,7 +131,7 @@ def _validate(args: argparse.Namespace) -> str | None:
         return f"-n takes a number of workers or auto, got {args.workers!r}"
     if not 1 <= workers <= 64:
         return "-n must be between 1 and 64 (workers isolate the suite from crashes in the target)"
-    for option, value in (("--timeout", args.timeout), ("--exec-timeout", args.exec_timeout)):
+    for option, value in (("--timeout", args.timeout), ("--exec-timeout", args.exec_timeout), ("--exec-budget", args.exec_budget)):
         if value is not None and (not math.isfinite(value) or value <= 0):
             return f"{option} must be a positive number of seconds, got {value}"
     if args.exec_command:
@@ -223,9 +227,26 @@ def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list
         cmd += ["--adagrad-claims", claim]
     if args.strict_support:
         cmd.append("--adagrad-strict-support")
-    if args.junitxml:
-        cmd += ["--junitxml", str(Path(args.junitxml).resolve()), "-o", "junit_suite_name=adagrad-conformance"]
+    if args.junitxml:  # written here first; _junit() renames its classes to adagrad.<feature>
+        cmd += ["--junitxml", str(tmp / "junit.xml"), "-o", "junit_suite_name=adagrad-conformance"]
     return cmd
+
+
+def _junit(raw: Path, report: dict[str, Any], dest: str) -> None:
+    """JUnit XML with classnames ``adagrad.<feature>`` and names that are the report's test ids."""
+    import xml.etree.ElementTree as ET
+
+    if not raw.exists():
+        return
+    features = {r["id"]: r["feature"] for r in report["results"]}
+    tree = ET.parse(raw)
+    for case in tree.iter("testcase"):
+        cls, name = case.get("classname", ""), case.get("name", "")
+        module = cls.rsplit(".", 1)[-1]
+        tid = f"{module}.py::{name}"
+        case.set("classname", f"adagrad.{features.get(tid, module)}")
+        case.set("name", tid)
+    tree.write(dest, encoding="utf-8", xml_declaration=True)
 
 
 class _Watchdog(threading.Thread):
@@ -238,6 +259,7 @@ class _Watchdog(threading.Thread):
         self.running: dict[str, tuple[int, str, float, float | None, float]] = {}
         self.done = threading.Event()
         self.failed_tests: set[str] = set()
+        self.program_waited0: dict[str, float] = {}  # per worker: its --exec program's waits when its test began
 
     def run(self) -> None:
         from .watchdog import _run_delay
@@ -260,11 +282,14 @@ class _Watchdog(threading.Thread):
                 if cur is None or (cur[0], cur[1]) != key:
                     self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]),
                                           max(self.limit, float(beat.get("min_limit") or 0)))
+                    self.program_waited0[name] = waited_seconds(self.state, name.removeprefix("worker-"), beat["pid"])
                     continue
                 pid, test, wall0, delay0, test_limit = cur
                 if not alive(pid):  # it crashed: xdist reports that; nothing to time
                     continue
-                spent = own_seconds(pid, wall0, delay0)
+                # an --exec program's answers are bounded by --exec-timeout and --exec-budget, not here
+                waited = waited_seconds(self.state, name.removeprefix("worker-"), pid) - self.program_waited0.get(name, 0.0)
+                spent = own_seconds(pid, wall0, delay0) - waited
                 shrinking = test in failing
                 limit = test_limit * SHRINK_SHARE if shrinking else test_limit
                 if spent > limit:
@@ -338,7 +363,8 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
             return _finish(_protocol_failure_report(meta, probe["error"]), args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-                   ADAGRAD_EXEC_CWD=os.getcwd(), ADAGRAD_CONFORMANCE_CHECK="1", **{run_state.ENV: str(state)})
+                   ADAGRAD_EXEC_CWD=os.getcwd(), ADAGRAD_CONFORMANCE_CHECK="1", **{run_state.ENV: str(state)},
+                   ADAGRAD_EXEC_BUDGET=str(args.exec_budget or BUDGET_PER_EXAMPLE * profiles.PROFILES[args.profile][1]))
         suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         stop_reason: list[str] = []
@@ -374,6 +400,8 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
 
         report = assemble(state, meta)
         _diagnose(report, state)
+        if args.junitxml:
+            _junit(tmp / "junit.xml", report, args.junitxml)
     return _finish(report, args)
 
 
@@ -385,8 +413,8 @@ def _protocol_failure_report(meta: dict[str, Any], error: str) -> dict[str, Any]
     report["results"] = [{"id": "(protocol)", "feature": next(iter(FEATURES)), "path": None, "outcome": "failed",
                           "worst_ulps": None, "tolerance_ulps": None, "case_size": None, "duration": 0.0,
                           "step_ulps": [], "unsupported": [], "divergence": None,
-                          "message": f"the program hangs or breaks the protocol: {error}",
-                          "failure": {"statement": f"the program hangs or breaks the protocol: {error}", "step": None,
+                          "message": f"the program broke the protocol at hello: {error}",
+                          "failure": {"statement": f"the program broke the protocol at hello: {error}", "step": None,
                                       "tensor": None, "tensor_index": None, "index": None, "target": None,
                                       "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}}]
     report["verdict"] = verdict(report)[0]
