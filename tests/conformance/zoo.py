@@ -727,3 +727,40 @@ def excludes(name: str) -> list[str]:
         return VARIANTS[name]
     cls = globals()[name]
     return DENSE_ONLY_EXCLUDES if isinstance(cls, type) and issubclass(cls, _Update) else []
+
+
+# -- issue 12: a mutant only a sharded run exposes (added at the end: one class, one entry) ------
+class NarrowsLargeTensors(_Grouped):
+    """R1 broken under FSDP2 on foreach (adagrad.impl's bug in issue 12): a dense tensor above
+    2**19 elements is updated through ``view(-1).narrow(...)`` slices. On a plain tensor a slice
+    is a view and the result is torch's; on a sharded DTensor it is a replicated copy, so the
+    parameter and its sum never change while the step counts on."""
+
+    LARGE = 2**19
+
+    def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes):
+        if not group["foreach"] or has_sparse or group["differentiable"]:
+            return super()._update(group, params, grads, sums, steps, has_sparse, has_complex, **changes)
+        lists, shared = ([], [], [], []), []
+        for p, g, s, t in zip(params, grads, sums, steps):
+            n = p.numel()
+            if n <= self.LARGE or p.is_complex() or not (p.is_contiguous() and s.is_contiguous()):
+                for out, x in zip(lists, (p, g, s, t)):
+                    out.append(x)
+                continue
+            chunk_steps = []
+            for start in range(0, n, self.LARGE):
+                k = min(self.LARGE, n - start)
+                lists[0].append(p.view(-1).narrow(0, start, k))
+                lists[1].append(g.reshape(-1).narrow(0, start, k))
+                lists[2].append(s.view(-1).narrow(0, start, k))
+                chunk_steps.append(t.clone())  # each slice advances its own copy of the step
+            lists[3].extend(chunk_steps)
+            shared.append((t, chunk_steps[0]))
+        super()._update(group, *lists, has_sparse, has_complex, **changes)
+        for t, advanced in shared:
+            t.copy_(advanced)
+        return None
+
+
+MUTANTS["NarrowsLargeTensors"] = "distributed"
