@@ -2,10 +2,13 @@
 //
 // Run it with: adagrad-conformance check --exec "node examples/exec/adagrad.mjs"
 // Arithmetic is float64; every stored value is rounded to the parameter's dtype.
+// The hostile examples (slow.mjs, stderr_bytes.mjs, ...) import ADAGRAD and misbehave around it.
 
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { serve } from "./protocol.mjs";
 
-serve({
+export const ADAGRAD = {
   name: "JavaScript Adagrad (examples/exec/adagrad.mjs)",
   features: ["numerics-float64", "numerics-float32", "numerics-float16", "numerics-bfloat16", "hyperparameters",
     "golden", "non-finite", "missing-grads", "lr-schedule", "shapes"],
@@ -18,4 +21,6 @@ serve({
     const sum = s + g * g;
     return [(stored) => p - (clr * g) / (Math.sqrt(stored) + h.eps), sum];
   },
-});
+};
+
+if (import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) serve(ADAGRAD); // run, not imported

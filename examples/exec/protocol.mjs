@@ -109,16 +109,25 @@ function handle(adagrad, req) {
   }
 }
 
-/** Answer requests on stdin until it closes. */
-export function serve(adagrad) {
+/**
+ * Answer requests on stdin until it closes.
+ *
+ * options.delaySeconds: wait this long before each answer (examples/exec/slow.mjs);
+ * options.before(request): called first with each request; an object it returns is the answer
+ * (the hostile examples use it), undefined lets adagrad answer.
+ */
+export function serve(adagrad, { delaySeconds = 0, before = () => undefined } = {}) {
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   rl.on("line", (line) => {
     let answer;
     try {
-      answer = handle(adagrad, JSON.parse(line));
+      const req = JSON.parse(line);
+      answer = before(req) ?? handle(adagrad, req);
     } catch (err) {
       answer = { error: String(err && err.message ? err.message : err) };
     }
-    process.stdout.write(JSON.stringify(answer) + "\n");
+    const text = JSON.stringify(answer) + "\n";
+    if (delaySeconds > 0) setTimeout(() => process.stdout.write(text), delaySeconds * 1000);
+    else process.stdout.write(text);
   });
 }
