@@ -113,6 +113,7 @@ def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
 
 def _construct(target: Target, case: Case) -> tuple[Any, list[Any]]:
     """The optimizer as a user builds it: hyperparameters at their default are left out."""
+    case.device = getattr(target, "device", case.device)
     tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]
@@ -342,6 +343,7 @@ def run_target_steps(target: Target, case: Case, opt_and_params: tuple[Any, list
     after a change, or any other exception, propagates (a failure).
     """
     if opt_and_params is None:
+        case.device = getattr(target, "device", case.device)
         _claims_refusal(target, case)
         try:
             opt, tensors = _construct(target, case)

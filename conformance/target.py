@@ -17,6 +17,8 @@ from typing import Any
 __all__ = ["Target", "TargetError", "load_target"]
 
 DEFAULT_TARGET = "torch.optim:Adagrad"
+#: Flags that select a path; at their off value they ask for nothing.
+OFF_FLAGS = ("foreach", "fused", "differentiable", "capturable")
 
 
 class TargetError(Exception):
@@ -40,7 +42,17 @@ class Target:
     device: str = "cpu"
 
     def make(self, params: Any, **hyper: Any) -> Any:
-        return self.factory(params, **hyper)
+        """Build one optimizer. A path flag set to its off value (``foreach=False``, ``fused=None``,
+        ...) that the factory does not take as a keyword is left out, as its users leave it out:
+        a library without ``foreach`` has only the plain path."""
+        try:
+            return self.factory(params, **hyper)
+        except TypeError as exc:
+            off = [k for k in OFF_FLAGS if k in hyper and hyper[k] in (None, False) and f"'{k}'" in str(exc)
+                   and "unexpected keyword" in str(exc)]
+            if not off:
+                raise
+        return self.make(params, **{k: v for k, v in hyper.items() if k not in off})
 
     def __str__(self) -> str:
         return self.spec

@@ -14,6 +14,7 @@ File schema (TOML shown; JSON has the same keys)::
     sum = "exp_avg_sq"           # key of the accumulator in opt.state[p] (default "sum")
     step = "step"                # key of the step count (default "step")
     step_type = "int"            # how a loaded step is stored: "tensor" (float32, torch's) or "int"
+    sum_dtype = "float32"        # optional: the dtype it holds the accumulator in (loaded sums are cast)
     sum_transform = "pkg.mod:f"  # optional: f(state entry) -> accumulator tensor (dequantization)
     read = "pkg.mod:read"        # optional, instead of the keys: read(opt) -> [(sum, step) | None]
     write = "pkg.mod:write"      # optional: write(opt, [(sum tensor, step int)]) loads a start state
@@ -82,6 +83,8 @@ class StateMapping:
     sum_key: str = "sum"
     step_key: str = "step"
     step_type: str = "tensor"
+    #: dtype the target holds its accumulator in whatever the param's (e.g. "float32"); None: the param's
+    sum_dtype: str | None = None
     sum_transform: Callable[[Mapping[str, Any]], Any] | None = None
     read: Callable[[Any], Sequence[tuple[Any, Any] | None]] | None = None
     write: Callable[[Any, Sequence[tuple[Any, int]]], None] | None = None
@@ -89,6 +92,8 @@ class StateMapping:
     def __post_init__(self) -> None:
         if self.step_type not in ("tensor", "int"):
             raise TargetError(f"state mapping: step_type must be 'tensor' or 'int', got {self.step_type!r}")
+        if self.sum_dtype is not None and self.sum_dtype not in DTYPES:
+            raise TargetError(f"state mapping: sum_dtype must be one of {', '.join(DTYPES)}, got {self.sum_dtype!r}")
 
     def read_all(self, opt: Any) -> list[tuple[Any, Any] | None]:
         """One ``(sum, step)`` or None per parameter, in param-group order."""
@@ -118,7 +123,7 @@ class StateMapping:
         for p, (total, step) in zip(params, start):
             entry = opt.state[p]
             entry[self.step_key] = torch.tensor(float(step)) if self.step_type == "tensor" else int(step)
-            entry[self.sum_key] = total
+            entry[self.sum_key] = total.to(getattr(torch, self.sum_dtype)) if self.sum_dtype else total
 
 
 @dataclass(frozen=True)
@@ -250,14 +255,14 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = T
         s = data["state"]
         if not isinstance(s, Mapping):
             raise TargetError(f"target spec {name}: [state] must be a table")
-        bad = sorted(set(s) - {"sum", "step", "step_type", "sum_transform", "read", "write"})
+        bad = sorted(set(s) - {"sum", "step", "step_type", "sum_dtype", "sum_transform", "read", "write"})
         if bad:
             raise TargetError(f"target spec {name}: unknown state key(s) {', '.join(bad)}")
-        for key in ("sum", "step", "step_type"):
+        for key in ("sum", "step", "step_type", "sum_dtype"):
             if key in s and not isinstance(s[key], str):
                 raise TargetError(f"target spec {name}: state.{key} must be a string, got {s[key]!r}")
         state = StateMapping(sum_key=s.get("sum", "sum"), step_key=s.get("step", "step"),
-                             step_type=s.get("step_type", "tensor"),
+                             step_type=s.get("step_type", "tensor"), sum_dtype=s.get("sum_dtype"),
                              sum_transform=_callable(s, "sum_transform", resolve),
                              read=_callable(s, "read", resolve), write=_callable(s, "write", resolve))
     claims_data = data.get("claims", {})

@@ -83,3 +83,27 @@ def test_step_without_closure_returns_none(target):
     opt = target.make([p])
     p.grad = torch.ones(3)
     assert opt.step() is None
+
+
+@feature("state-dict")
+@pytest.mark.spec("R14")
+def test_state_is_eager(target):
+    """R14 (torch 2.x): every parameter has its state (step 0, sum tau) from construction, read
+    through the target's state mapping. A target that creates state lazily, at a parameter's first
+    step, fails this rule only: elsewhere (missing-grads) an untouched parameter without state is
+    read as holding the initial state."""
+    from adagrad.conformance.adapters.base import signal_unsupported
+    from adagrad.conformance.target_spec import read_state
+
+    params = [torch.ones(3, requires_grad=True), torch.ones(2, 2, requires_grad=True)]
+    opt = target.make(params, lr=0.1)
+    entries = read_state(target, opt)
+    if isinstance(entries, str):
+        signal_unsupported(f"eager state: {entries}")
+    lazy = [i for i, e in enumerate(entries) if e is None]
+    assert not lazy, (f"R14: no state for param(s) {lazy} after construction: the target creates its state lazily "
+                      "(at the first step); torch 2.x creates it in the constructor")
+    for i, (total, step) in enumerate(entries):
+        assert float(step) == 0.0, f"R14: param {i}'s step is {step!r} after construction, expected 0"
+        assert total.shape == params[i].shape and bool(torch.all(total == 0.0)), (
+            f"R14: param {i}'s sum after construction is not zeros of its shape (tau 0): {total!r}")

@@ -1,0 +1,32 @@
+"""Target spec for DeepSpeed's ``deepspeed.ops.adagrad.DeepSpeedCPUAdagrad`` (0.19.x, CPU).
+
+Install (torch first; an isolated build would pull a CUDA torch)::
+
+    pip install -c constraints.txt --no-build-isolation -e '.[deepspeed]'
+
+The first construction JIT-builds a C++ op with g++ and ninja (about 50 s, cached under
+``~/.cache/torch_extensions``). ``check deepspeed.ops.adagrad:DeepSpeedCPUAdagrad`` uses this
+spec unless ``--target-spec`` says otherwise.
+
+- Constructor ``(params, lr=1e-2, eps=1e-10, weight_decay=0, amsgrad=False,
+  fp32_optimizer_states=True)``: no ``lr_decay``, ``initial_accumulator_value``, ``maximize``,
+  ``foreach``, ``fused``, ``differentiable`` (a case that sets one is refused with TypeError:
+  *unsupported*, with DeepSpeed's message).
+- State, created lazily at a parameter's first step: ``state[p]["exp_avg_sq"]`` (torch's
+  ``sum``, held in float32 whatever the param's dtype) and ``state[p]["step"]`` (a Python int).
+- Claims float32, float16 and bfloat16 parameters: a float64 parameter raises ``RuntimeError:
+  Adagrad optimizer with param type Double and state type Float is not supported`` (after it
+  created the state and advanced the step, so it is not a clean refusal: it is left unclaimed).
+"""
+
+from __future__ import annotations
+
+from ..target_spec import Claims, StateMapping, TargetSpec
+
+__all__ = ["SPEC"]
+
+SPEC = TargetSpec(
+    state=StateMapping(sum_key="exp_avg_sq", step_key="step", step_type="int", sum_dtype="float32"),
+    claims=Claims(dtypes=frozenset({"float32", "float16", "bfloat16"})),
+    name="adagrad.conformance.adapters.deepspeed_adagrad:SPEC",
+)

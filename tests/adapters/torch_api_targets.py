@@ -1,0 +1,72 @@
+"""Small torch-API Adagrads that are not torch's, for the target-spec tests: right maths, other
+surfaces (renamed lazy state, fewer keywords, refusals before and after a change)."""
+
+from __future__ import annotations
+
+import torch
+
+
+class LazyRenamed(torch.optim.Optimizer):
+    """Adagrad as torch computes it (for-loop), without lr_decay, tau or maximize keywords; state
+    ``{"acc", "t"}`` created at a parameter's first step; ``t`` a Python int."""
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0, eps=1e-10):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["t"], state["acc"] = 0, torch.zeros_like(p)
+                state["t"] += 1
+                g = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
+                state["acc"].addcmul_(g, g, value=1)
+                p.addcdiv_(g, state["acc"].sqrt().add_(group["eps"]), value=-group["lr"])
+        return None
+
+
+class OpaqueState(LazyRenamed):
+    """The same maths, its state_dict not torch's (keys acc and t): unreadable without a mapping."""
+
+
+class RefusesAfterChange(LazyRenamed):
+    """Takes ``weight_decay`` but refuses it in step, after it advanced the step count."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and group["weight_decay"] != 0:
+                    state = self.state[p]
+                    if not state:
+                        state["t"], state["acc"] = 0, torch.zeros_like(p)
+                    state["t"] += 1
+                    raise NotImplementedError("weight_decay is not supported")
+        return super().step(closure)
+
+
+class WrongEps(LazyRenamed):
+    """eps inside the square root: a real deviation the mapping must let the suite see."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["t"], state["acc"] = 0, torch.zeros_like(p)
+                state["t"] += 1
+                state["acc"].addcmul_(p.grad, p.grad, value=1)
+                p.addcdiv_(p.grad, state["acc"].add(group["eps"]).sqrt(), value=-group["lr"])
+        return None
+
+
+def no_foreach_factory(params, lr=1e-2):
+    """A factory without foreach/fused keywords (torch's Adagrad, plain path)."""
+    return torch.optim.Adagrad(params, lr=lr, foreach=False)
