@@ -115,15 +115,35 @@ def _tox_times() -> dict[str, dict[str, Any]]:
     return times
 
 
-def _cell_failures(report: dict[str, Any]) -> str:
-    """Failing features of a check, each with its failing test count and first test id."""
-    failing: dict[str, list[str]] = {}
+def _failing(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Failing results of a check, per feature."""
+    failing: dict[str, list[dict[str, Any]]] = {}
     for r in report["results"]:
         if r["outcome"] in FAILING:
-            failing.setdefault(r["feature"], []).append(f"{r['id']} ({r['outcome']})")
-    parts = [f"{feature}: {len(ids)} (`{ids[0]}`{', ...' if len(ids) > 1 else ''})" for feature, ids in sorted(failing.items())]
-    parts += [f"problem: {p}" for p in report.get("problems", [])]
-    return "; ".join(parts) or "-"
+            failing.setdefault(r["feature"], []).append(r)
+    return dict(sorted(failing.items()))
+
+
+def _cell_verdict(report: dict[str, Any]) -> str:
+    verdict = report.get("verdict", "?")
+    if verdict == "conformant":
+        return verdict
+    counts = ", ".join(f"{feature} {len(rs)}" for feature, rs in _failing(report).items())
+    return f"**{verdict}**" + (f" ({counts})" if counts else "")
+
+
+def _failure_lines(version: str, label: str, report: dict[str, Any], per_feature: int = 1) -> list[str]:
+    """Markdown list items: the first failing tests of each feature, with the first line of why."""
+    lines = []
+    for feature, results in _failing(report).items():
+        for r in results[:per_feature]:
+            statement = ((r.get("failure") or {}).get("statement") or r["message"] or r["outcome"]).strip()
+            first = statement.splitlines()[0] if statement else r["outcome"]
+            lines.append(f"- torch {version}, {label}, {feature}: `{r['id']}` ({r['outcome']}): {first[:160]}")
+        if len(results) > per_feature:
+            lines.append(f"- torch {version}, {label}, {feature}: and {len(results) - per_feature} more")
+    lines += [f"- torch {version}, {label}: problem: {p}" for p in report.get("problems", [])]
+    return lines
 
 
 def _cell_divergences(report: dict[str, Any]) -> str:
@@ -157,24 +177,27 @@ def render_table() -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     used_ids: dict[str, str] = {}
+    failures: list[str] = []
     for env in envs:
         torch_report, impl_report = reports.get((env, "torch")), reports.get((env, "impl"))
         any_report = torch_report or impl_report
         version = (any_report or {}).get("environment", {}).get("torch") or env
         t = times.get(env, {})
         cells = [version, t.get("numpy") or "?"]
-        for report in (torch_report, impl_report):
+        for (_, label), report in zip(CHECKS, (torch_report, impl_report)):
             if report is None:
                 cells += ["**no report**", "-"]
                 continue
-            verdict = report.get("verdict", "?")
-            cells += [verdict if verdict == "conformant" else f"**{verdict}**: {_cell_failures(report)}", _cell_divergences(report)]
+            cells += [_cell_verdict(report), _cell_divergences(report)]
+            failures += _failure_lines(version, label, report)
             for d in report.get("divergences", []):
                 if d["used_by"] or d["xpassed_by"]:
                     used_ids.setdefault(d["id"], d["reason"])
         setup = t.get("setup")
         cells += ["?" if setup is None else f"{setup:.0f}", " + ".join(f"{c:.0f}" for c in t.get("checks", [])) or "?"]
         out.append("| " + " | ".join(cells) + " |")
+    if failures:
+        out += ["", "Failing tests (the first of each feature):", ""] + failures
     ranges = _ranges()
     if used_ids:
         out += ["", "Divergences accepted in this run (reason; torch range of the entry):", ""]
