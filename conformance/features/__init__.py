@@ -36,6 +36,9 @@ FEATURES: dict[str, str] = {
     "shapes": "0-dim, empty, and large tensors (R1)",
     "golden": "the golden trajectories in fixtures/ (all rules they list)",
     "lifecycle": "deepcopy, pickle and torch.save/load round trips, older state_dict layouts (R18)",
+    "distributed": (
+        "FSDP2 (fully_shard) and DDP, 2 gloo processes, every claimed path, against the oracle at every step (R1, R14)"
+    ),
 }
 
 
