@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from adagrad.conformance.features import feature
+from adagrad.conformance.features import feature, skip_case
 from adagrad.conformance.harness import Case as HarnessCase
 from adagrad.conformance.harness import check_case
 from adagrad.fixtures import Case, FixtureError, load_cases
@@ -99,6 +99,6 @@ def test_golden_trajectory(target, record_ulps, case, pytestconfig):
                     pytrace=False)
     excluded = needed_features(case) & set(pytestconfig.getoption("--adagrad-exclude"))
     if excluded:
-        pytest.skip(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")
+        skip_case(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")
     where = f"golden case {case.name} (fixtures/{case.file}, rules {', '.join(case.rules)})"
     check_case(target, to_harness_case(case), record_ulps, what=where)
