@@ -61,7 +61,8 @@ def _outcomes(report: dict) -> dict[str, set[str]]:
 QUICK = ("--profile", "quick", "-n", "1", "--no-shrink")
 
 
-@pytest.mark.parametrize("name", ["SkipsItself", "XfailsItself", "RaisesSkipTest", "ExitsInStep"])
+@pytest.mark.parametrize("name", ["SkipsItself", *(pytest.param(n, marks=pytest.mark.zoo_full)
+                                                   for n in ("XfailsItself", "RaisesSkipTest", "ExitsInStep"))])
 def test_target_cannot_skip_or_end_its_own_checks(tmp_path, name):
     """pytest.skip / pytest.xfail / unittest.SkipTest / SystemExit from a step are failures."""
     status, out, report, _ = check(tmp_path, f"{H}.steps:{name}", *QUICK, "--only", "numerics-float32")
@@ -99,7 +100,7 @@ def test_abort_is_a_crash_named_by_test(tmp_path):
     assert any(c in out for c in crashed)
 
 
-@pytest.mark.parametrize("module", ["patch_sqrt", "flush_denormal"])
+@pytest.mark.parametrize("module", ["patch_sqrt", pytest.param("flush_denormal", marks=pytest.mark.zoo_full)])
 def test_process_wide_patches_cannot_reach_the_oracle(tmp_path, module):
     """A target that patches numpy.sqrt (and computes without it), or sets flush-to-zero and so
     flushes subnormals, is non-conformant: the oracle and comparison run in another process."""
@@ -113,6 +114,7 @@ def test_exit_at_import_is_not_a_pass(tmp_path):
     assert status == 2 and "exit" in out.lower(), out[-2000:]
 
 
+@pytest.mark.zoo_full
 def test_exit_in_constructor_is_not_a_pass(tmp_path):
     status, out, report, _ = check(tmp_path, f"{H}.steps:ExitsInConstructor", *QUICK, "--only", "numerics-float32")
     assert status == 1, out[-3000:]
