@@ -52,14 +52,17 @@ def environments() -> list[str]:
 
 
 def requirements(env: str) -> list[str]:
-    """Everything the environment installs: its tox deps, the project's dependencies, its build backend."""
+    """Everything the environment installs: its tox deps, the project's dependencies and extras, its build backend."""
     config = tox_config()
     section = f"testenv:{env}"
     if section not in config:
         raise SystemExit(f"tox.ini has no [{section}] (environments: {', '.join(environments())})")
     deps = [line.strip() for line in config[section].get("deps", "").splitlines() if line.strip()]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return deps + project["project"]["dependencies"] + project["build-system"]["requires"]
+    extras = [e.strip() for e in config["testenv"].get("extras", "").splitlines() if e.strip()]
+    optional = project["project"].get("optional-dependencies", {})
+    extra_deps = [d for e in extras for d in optional[e] if not d.startswith("adagrad-conformance")]
+    return deps + project["project"]["dependencies"] + extra_deps + project["build-system"]["requires"]
 
 
 def _pip_download(reqs: list[str], offline: bool) -> subprocess.CompletedProcess[str]:
