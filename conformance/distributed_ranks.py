@@ -3,9 +3,10 @@
 Run as ``python -m adagrad.conformance.distributed_ranks TARGET OUT_DIR`` in each of
 :data:`WORLD_SIZE` processes, with ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``
 set (the test starts them; :func:`spawn` does it). Each rank joins a gloo group on CPU, imports
-the target by its spec and runs every :func:`configurations` entry: the same small MLP (one
-weight above 2**19 elements, rows that split unevenly over 2 ranks, a 1-row weight whose second
-shard is empty) under FSDP2 (``fully_shard``) or DDP, the same data on every rank, for
+the target by its spec and runs every :func:`configurations` entry: a small MLP (:data:`WIDTHS`;
+under FSDP2 one weight above 2**19 elements, rows that split unevenly over 2 ranks, a 1-row
+weight whose second shard is empty) under FSDP2 (``fully_shard``) or DDP, the same data on
+every rank, for
 :data:`STEPS` steps, with a ``get_optimizer_state_dict`` / ``set_optimizer_state_dict`` round
 trip into a fresh optimizer after step :data:`RESUME_AFTER`.
 
@@ -58,10 +59,11 @@ HYPER: dict[str, Any] = dict(lr=0.05, lr_decay=0.01, weight_decay=0.01, initial_
 #: Above this many elements an implementation may split a tensor (impl's foreach path did, with
 #: ``view(-1).narrow``, which on a sharded DTensor returns a copy); the model has one such weight.
 LARGE = 2**19
-#: The MLP's layer widths: a 514 x 1024 weight (526,336 elements > LARGE) split evenly (an
-#: uneven split of it makes ``view(-1)`` raise in torch 2.13 rather than copy), 7 rows split
-#: unevenly over 2 ranks, a 1-row weight whose second shard is empty.
-WIDTHS = (1024, 514, 7, 1)
+#: The MLP's layer widths per wrapper. FSDP2: a 514 x 1024 weight (526,336 elements > LARGE)
+#: split evenly (an uneven split of it makes ``view(-1)`` raise in torch 2.13 rather than copy),
+#: 7 rows split unevenly over 2 ranks, a 1-row weight whose second shard is empty. DDP keeps
+#: whole tensors on every rank: a small model is enough (and cheap to judge).
+WIDTHS = {"fsdp2": (1024, 514, 7, 1), "ddp": (64, 33, 7, 1)}
 #: The message torch's DTensor dispatch gives for an operator without a sharding rule (fused
 #: Adagrad under FSDP2): a limitation of torch, reported as unsupported.
 NO_SHARDING_RULE = "does not have a sharding strategy registered"
@@ -116,6 +118,7 @@ class RankResult:
     trajectory: list[Any] = field(default_factory=list)
     error: str | None = None
     problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the configuration on rank 0
 
     def case(self) -> Any:
         """The single-process :class:`~.case.Case` this run is equivalent to."""
@@ -230,14 +233,14 @@ def _values(bits: tuple[str, Any]) -> Any:
     return decode_bits(bits[1], bits[0])
 
 
-def _build_model() -> Any:
+def _build_model(widths: tuple[int, ...]) -> Any:
     import torch
     from torch import nn
 
     torch.manual_seed(SEED)
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(WIDTHS, WIDTHS[1:])):
-        layers += [nn.Linear(n_in, n_out)] + ([nn.Tanh()] if i < len(WIDTHS) - 2 else [])
+    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        layers += [nn.Linear(n_in, n_out)] + ([nn.Tanh()] if i < len(widths) - 2 else [])
     return nn.Sequential(*layers)
 
 
@@ -268,12 +271,12 @@ def _fsdp2_missing() -> str | None:
     return None
 
 
-def _batch(step: int) -> tuple[Any, Any]:
+def _batch(step: int, widths: tuple[int, ...]) -> tuple[Any, Any]:
     """The same batch on every rank: gradients are the same everywhere, averaging is exact."""
     import torch
 
     gen = torch.Generator().manual_seed(100 + step)
-    return torch.randn(BATCH, WIDTHS[0], generator=gen), torch.randn(BATCH, WIDTHS[-1], generator=gen)
+    return torch.randn(BATCH, widths[0], generator=gen), torch.randn(BATCH, widths[-1], generator=gen)
 
 
 def _refusal(target: Any, options: dict[str, Any]) -> str | None:
@@ -289,7 +292,7 @@ def _refusal(target: Any, options: dict[str, Any]) -> str | None:
         p.grad = torch.full((3,), 0.5)
         opt.step()
     except Exception as exc:  # noqa: BLE001 - any refusal: reported, not judged here
-        return f"{type(exc).__name__}: {exc}"
+        return f"the target refuses this path in a single process too ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -371,14 +374,15 @@ def run_configuration(target: Any, config: Configuration) -> RankResult:
         return RankResult(config.name, "refused", reason=refusal)
     if config.wrap == "fsdp2" and _fsdp2_missing():
         return RankResult(config.name, "unavailable", reason=_fsdp2_missing())
-    model = _wrap(config.wrap, _build_model())
+    widths = WIDTHS[config.wrap]
+    model = _wrap(config.wrap, _build_model(widths))
     params = list(model.parameters())
     result = RankResult(config.name, "ran", options=config.options, initial=[_bits(p) for p in params])
     case = result.case()  # read_step needs its groups only
     try:
         opt = target.make(params, **HYPER, **config.options)
         for k in range(STEPS):
-            x, y = _batch(k)
+            x, y = _batch(k, widths)
             model.zero_grad(set_to_none=True)  # the model's, not the target's zero_grad
             ((model(x) - y) ** 2).mean().backward()
             result.grads.append([None if p.grad is None else _bits(p.grad) for p in params])
@@ -418,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = load_target(spec)
         for config in configurations():
+            start = time.monotonic()
             result = run_configuration(target, config)
+            result.seconds = time.monotonic() - start
             if rank == 0:
                 tmp = result_path(Path(out_dir), config).with_suffix(".tmp")
                 tmp.write_bytes(pickle.dumps(result))
