@@ -101,9 +101,10 @@ class RankResult:
     """What rank 0 found for one configuration.
 
     ``status``: ``"ran"`` (:meth:`case` and ``trajectory`` hold the run, ``error`` what the
-    target raised, if it did), ``"refused"`` (the target refuses this path in a single process too:
-    ``reason``), ``"unsupported"`` (torch cannot shard the path's operator: ``reason`` is
-    torch's message) or ``"unavailable"`` (this torch lacks the wrapper: ``reason``).
+    target raised, if it did), ``"refused"`` (the target refuses this path and :data:`HYPER` in
+    a single process too: ``reason``), ``"unsupported"`` (torch cannot shard the path's operator,
+    at the first step: ``reason`` is torch's message) or ``"unavailable"`` (this torch lacks the
+    wrapper: ``reason``).
     ``initial`` and ``grads`` are the bit patterns of the parameters before the first step and
     of the gradients the optimizer received at each step; ``problems`` lists what the
     state_dict round trip changed.
@@ -280,12 +281,10 @@ def _batch(step: int, widths: tuple[int, ...]) -> tuple[Any, Any]:
 
 
 def _refusal(target: Any, options: dict[str, Any]) -> str | None:
-    """What the target raises on this path in a single process on a plain tensor, if anything
-    (a path it does not offer: its own feature judges that)."""
+    """What the target raises on this path with these hyperparameters in a single process, on a
+    plain tensor, if anything (what it does not offer: its own features judge that)."""
     import torch
 
-    if not options:
-        return None
     p = torch.ones(3, requires_grad=True)
     try:
         opt = target.make([p], **HYPER, **options)
@@ -396,7 +395,7 @@ def run_configuration(target: Any, config: Configuration) -> RankResult:
                 result.problems += problems
     except Exception as exc:  # noqa: BLE001 - the target raised: judged by the test
         unsupported = _sharding_refusal(exc) if config.wrap == "fsdp2" else None
-        if unsupported is not None:
+        if unsupported is not None and not result.trajectory:  # refused at once, not midway
             return RankResult(config.name, "unsupported", reason=unsupported)
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-6)}"
     return result

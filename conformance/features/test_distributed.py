@@ -2,20 +2,21 @@
 
 Every path (for-loop, foreach, fused) steps a small MLP wrapped in FSDP2
 (``torch.distributed.fsdp.fully_shard``: parameters and sums are ``DTensor(Shard(0))``, shards
-uneven, one weight above 2**19 elements) or DDP, with the same data on both ranks, so whatever
-differs from a single-process run is the optimizer's. After every step the ranks gather the full
-parameters and accumulators (``full_tensor()``) and rank 0 stores them as bit patterns with the
-gradients the optimizer received; here the oracle judges that trajectory as the equivalent
-single-process case under the error model. Mid-run the optimizer goes through
-``get_optimizer_state_dict`` / ``set_optimizer_state_dict`` into a fresh one, which must hold the
-same state and carry the run on (R14).
+uneven, one weight above 2**19 elements) or DDP, every hyperparameter away from its default,
+with the same data on both ranks, so whatever differs from a single-process run is the
+optimizer's. After every step the ranks gather the full parameters and accumulators
+(``full_tensor()``) and rank 0 stores them as bit patterns with the gradients the optimizer
+received; here the oracle judges that trajectory as the equivalent single-process case under
+the error model. Mid-run the optimizer goes through ``get_optimizer_state_dict`` /
+``set_optimizer_state_dict`` into a fresh one, which must hold the same state and carry the
+run on (R14).
 
 One spawn of :mod:`adagrad.conformance.distributed_ranks` runs every configuration (15-30 s, most
 of it imports), shared by every test process of the run. The ranks import the target by its
-spec and always run on CPU. A path the target refuses in a single process, and torch's own
-``NotImplementedError`` for an operator DTensor cannot shard (fused under FSDP2), are reported as
-unsupported with the message; everything else the target raises is a failure. Skipped only
-where torch.distributed or its gloo backend is missing.
+spec and always run on CPU. A path the target refuses in a single process (with the same
+hyperparameters) and torch's own ``NotImplementedError`` for an operator DTensor cannot shard
+(fused under FSDP2) are reported as unsupported, with the message; anything else the target
+raises is a failure. Skipped only where torch.distributed or its gloo backend is missing.
 """
 
 from __future__ import annotations
