@@ -70,6 +70,14 @@ class OracleClient:
                 cls._current = cls(proc)
             return cls._current
 
+    @classmethod
+    def stop(cls) -> None:
+        """Stop this process's service (its journal is complete: every answer was written first)."""
+        with cls._lock:
+            if cls._current is not None:
+                cls._current.close()
+                cls._current = None
+
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request and return the answer; raises :class:`OracleUnavailable`."""
         with self._lock:
@@ -85,8 +93,12 @@ class OracleClient:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            try:
+                self.proc.stdin.close()  # end of requests: the service exits by itself
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
 
 
 class _Journal:

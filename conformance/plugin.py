@@ -82,7 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # inert: no profile, no fixtures, nothing else in a run that is not the suite's
     from . import profiles
 
-    config.pluginmanager.register(_SuiteFixtures(), "adagrad-conformance-fixtures")
+    from . import suite_fixtures
+
+    config.pluginmanager.register(suite_fixtures, "adagrad-conformance-fixtures")
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
     unknown = [f for f in config.getoption("--adagrad-exclude") if f not in FEATURES]
     if unknown:
@@ -122,6 +124,10 @@ def _torch_version() -> str | None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE_KEY in config.stash:
+        from .oracle_service import OracleClient
+
+        OracleClient.stop()
     resolved: Resolved | None = config.stash.get(_STATE_KEY, {}).get("resolved")
     close = getattr(getattr(getattr(getattr(resolved, "target", None), "factory", None), "impl", None), "close", None)
     if close:
@@ -155,6 +161,24 @@ def _load(config: pytest.Config) -> None:
         state["target_error"] = str(exc)
     except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import
         state["target_error"] = f"importing the target raised {type(exc).__name__}: {exc}"
+    if state["target_error"] is None:
+        _warm_up()
+
+
+def _warm_up() -> None:
+    """Run torch's own Adagrad once, so that torch's lazy first-use imports (seconds on a busy
+    machine) are not counted in the first test's time. No target code runs here."""
+    try:
+        import torch
+
+        p = torch.zeros(2, requires_grad=True)
+        opt = torch.optim.Adagrad([p])
+        p.grad = torch.ones(2)
+        opt.step()
+        opt.zero_grad()
+        opt.state_dict()
+    except Exception:  # noqa: BLE001 - warming up is an optimisation only
+        pass
 
 
 def _target(pytestconfig: pytest.Config):
@@ -196,30 +220,6 @@ class UlpsRecorder:
             self.node.user_properties.append(("step_ulps", {"dtype": dtype, "errors": clean}))
 
 
-class _SuiteFixtures:
-    """The suite's fixtures, registered only in a run of the suite (the plugin is inert elsewhere).
-
-    ``adagrad_target`` is the target under test (``target`` inside the suite's own modules) and
-    ``adagrad_record_ulps`` (``record_ulps``) records a test's worst error for the report.
-    """
-
-    @pytest.fixture(scope="session")
-    def adagrad_target(self, pytestconfig: pytest.Config):
-        return _target(pytestconfig)
-
-    @pytest.fixture(scope="session")
-    def target(self, adagrad_target):
-        return adagrad_target
-
-    @pytest.fixture
-    def adagrad_record_ulps(self, request: pytest.FixtureRequest) -> UlpsRecorder:
-        return UlpsRecorder(request.node)
-
-    @pytest.fixture
-    def record_ulps(self, adagrad_record_ulps: UlpsRecorder) -> UlpsRecorder:
-        return adagrad_record_ulps
-
-
 def _feature(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("feature")
     return marker.args[0] if marker else None
@@ -251,6 +251,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     excluded = set(config.getoption("--adagrad-exclude")) - unsupported
     divergences: Divergences = state["divergences"]
     plan = []
+    dropped = []
     for item in items:
         feature = _feature(item)
         if feature is None:
@@ -275,6 +276,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.user_properties.append(("divergence", entry.id))
                 item.stash[_DIVERGENCE] = entry
         plan.append({"id": tid, "feature": feature, "path": _path(item), "planned": planned})
+        if planned != "run":
+            dropped.append(item)
+    if dropped and os.environ.get("ADAGRAD_CONFORMANCE_CHECK"):
+        # `check` reports planned exclusions from the plan: running each as a skip costs seconds
+        keep = set(map(id, dropped))
+        items[:] = [i for i in items if id(i) not in keep]
+        config.hook.pytest_deselected(items=dropped)
     directory = run_state.state_dir()
     if directory is not None and plan:
         run_state.write_json(directory / f"plan-{run_state.worker_name()}.json", {

@@ -345,8 +345,8 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
         return _error(probe["error"])
     timeout = args.timeout or profiles.PROFILES[args.profile][2]
     description = probe.get("description") or spec
-    print(f"adagrad-conformance: checking {description} (profile {args.profile}, seed {args.seed}, "
-          f"excluded: {', '.join(args.exclude) or 'none'}"
+    scope = f"only: {', '.join(args.only)}" if args.only else f"excluded: {', '.join(args.exclude) or 'none'}"
+    print(f"adagrad-conformance: checking {description} (profile {args.profile}, seed {args.seed}, {scope}"
           + (f"; not claimed: {', '.join(probe.get('unsupported', []))}" if probe.get("unsupported") else "") + ")", flush=True)
     meta: dict[str, Any] = {"target": spec, "adapter": "exec" if args.exec_command else args.adapter,
                             "description": description, "profile": args.profile, "seed": args.seed,
@@ -379,6 +379,8 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
         try:
             tail = _stream(suite, state)
             suite.wait()
+            if os.environ.get("ADAGRAD_DEBUG_TIMES"):
+                print(f"[debug] pytest ended at {time.monotonic() - started:.1f} s", file=sys.stderr)
         except KeyboardInterrupt:
             kill_tree(suite.pid)
             suite.wait()
@@ -455,34 +457,59 @@ def _diagnose(report: dict[str, Any], state: Path) -> None:
 
 
 def _stream(proc: subprocess.Popen, state: Path) -> collections.deque[str]:
-    """Progress while the suite runs (never silent for more than 10 s); keeps only a tail."""
+    """Progress while the suite runs; keeps only a tail of pytest's own output.
+
+    One line per feature when its last test finished (its status and counts), and a status line
+    (done / planned, failures, elapsed, estimate) whenever nothing was said for 10 s; on a
+    terminal the status line is rewritten in place every second.
+    """
     tail: collections.deque[str] = collections.deque(maxlen=50)
-    last = [time.monotonic()]
     done = threading.Event()
+    live = sys.stdout.isatty()
+    start = time.monotonic()
 
     def progress() -> None:
-        while not done.wait(10):
-            planned = 0
-            for path in state.glob("plan-*.json"):
-                try:
-                    planned = sum(t["planned"] == "run" for t in json.loads(path.read_text())["tests"])
-                except (OSError, ValueError, KeyError):
-                    pass
-                break
+        reported: set[str] = set()
+        last = time.monotonic()
+        plan: list[dict[str, Any]] = []
+        while not done.wait(1.0):
+            if not plan:
+                for path in state.glob("plan-*.json"):
+                    try:
+                        plan = [t for t in json.loads(path.read_text())["tests"] if t["planned"] == "run"]
+                    except (OSError, ValueError, KeyError):
+                        pass
+                    break
             lines = run_state.read_jsonl(state / "results.jsonl")
-            finished = {ln["id"] for ln in lines if ln["when"] in ("call", "???") or ln["outcome"] != "passed"}
-            failed = {ln["id"] for ln in lines if ln["outcome"] == "failed" and not ln.get("wasxfail")}
-            print(f"  ... {len(finished)}/{planned or '?'} tests done, {len(failed)} failed, "
-                  f"{time.monotonic() - start:.0f} s", flush=True)
+            finished = {ln["id"]: ln for ln in lines if ln["when"] in ("call", "???") or ln["outcome"] != "passed"}
+            bad = {i for i, ln in finished.items() if ln["outcome"] == "failed"}
+            by_feature: dict[str, list[str]] = {}
+            for t in plan:
+                by_feature.setdefault(t["feature"], []).append(t["id"])
+            now = time.monotonic()
+            for name, ids in by_feature.items():
+                if name not in reported and all(i in finished for i in ids):
+                    reported.add(name)
+                    failed = sum(i in bad for i in ids)
+                    word = f"FAIL ({failed} of {len(ids)} failed)" if failed else f"ok ({len(ids)} tests)"
+                    print(("\r\033[K" if live else "") + f"  {name:20} {word}  [{now - start:.0f} s]", flush=True)
+                    last = now
+            n = len([t for t in plan if t["id"] in finished])
+            if live or now - last >= 10:
+                eta = f", about {(now - start) / n * (len(plan) - n):.0f} s left" if n and plan and n < len(plan) else ""
+                text = f"  ... {n}/{len(plan) or '?'} tests done, {len(bad)} failed, {now - start:.0f} s{eta}"
+                print(("\r\033[K" + text) if live else text, end="" if live else "\n", flush=True)
+                last = now
+        if live:
+            print("\r\033[K", end="", flush=True)
 
-    start = time.monotonic()
     t = threading.Thread(target=progress, daemon=True)
     t.start()
     assert proc.stdout is not None
     for raw in proc.stdout:
         tail.append(raw.decode(errors="replace").rstrip("\n")[:2000])
-        last[0] = time.monotonic()
     done.set()
+    t.join(timeout=2)
     return tail
 
 
