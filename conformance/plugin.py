@@ -91,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"unknown feature(s) to exclude: {', '.join(unknown)}; known: {', '.join(FEATURES)}")
     if run_state.state_dir() is None:  # a plain pytest run: the plugin keeps its own state directory
         os.environ[run_state.ENV] = tempfile.mkdtemp(prefix="adagrad-conformance-")
+        config.stash[_OWN_STATE] = os.environ[run_state.ENV]  # removed when this run ends
     target = config.getoption("--adagrad-target")
     try:
         divergences = load_divergences(DEFAULT_FILE, user_file=False)
@@ -123,7 +124,16 @@ def _torch_version() -> str | None:
         return None
 
 
+_OWN_STATE = pytest.StashKey[str]()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_STATE, None)
+    if own and not hasattr(config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(own, ignore_errors=True)
+        os.environ.pop(run_state.ENV, None)
     if _STATE_KEY in config.stash:
         from .oracle_service import OracleClient
 
