@@ -167,3 +167,12 @@ def test_wildcard_xfails_file_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", "torch.optim:Adagrad",
                            "--xfails", str(bad)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "globs are refused" in proc.stderr, proc.stderr
+
+
+def test_divergences_belong_to_their_target(tmp_path):
+    """A torch subclass whose fused path mishandles strides is non-conformant: D5 names torch only."""
+    status, out, report, _ = check(tmp_path, f"{H}.steps:TorchSubclass", *QUICK, "--only", "layouts", "--only", "fused")
+    assert status == 1, out[-3000:]
+    assert report["divergences"] == []
+    failed = [r for r in report["results"] if r["outcome"] == "failed"]
+    assert failed and all(r["path"] == "fused" for r in failed), out[-3000:]

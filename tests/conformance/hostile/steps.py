@@ -122,3 +122,8 @@ class SlowToShrink(Adagrad):
                     if p.grad is not None:
                         p.add_(1e-2)
         return loss
+
+
+class TorchSubclass(Adagrad):
+    """torch's Adagrad under another name: torch's known divergences (D5: the fused CPU kernel
+    ignores strides) name torch.optim:Adagrad only, so they do not excuse this target."""
