@@ -351,7 +351,7 @@ def _round_trip(
     osd = get_optimizer_state_dict(model, opt)
     params = list(model.parameters())
     fresh = target.make(params, lr=3 * HYPER["lr"], **config.options)
-    set_optimizer_state_dict(model, fresh, osd)
+    set_optimizer_state_dict(model, fresh, optim_state_dict=osd)  # keyword-only in torch 2.2-2.3
     after = _read(fresh, params, case, RESUME_AFTER - 1)
     problems = []
     if after.error:
