@@ -396,7 +396,8 @@ class SubprocessAdagrad:
         fail = ProgramSetupError if setup else ProgramError
         op = message["op"]
         if self.hangs >= MAX_HANGS:
-            raise fail(f"`{_short(self.command, 160)}` hung {self.hangs} times in this run; not restarted")
+            raise fail(f"`{_short(self.command, 160)}` hung {self.hangs} times in this run (no answer within "
+                       f"{self.timeout:g} s, --exec-timeout); not restarted")
         left = self.budget - (self._inherited + self.waited)
         if left <= 0:
             raise (fail if setup else ProgramTooSlow)(self._too_slow(op))
