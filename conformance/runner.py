@@ -38,7 +38,7 @@ from .watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_
 __all__ = ["register", "run_check"]
 
 #: Seconds the probe may take to import and load the target (not a test's time).
-IMPORT_LIMIT = 600
+IMPORT_LIMIT = 300
 #: After this many timed-out tests the run stops: the target hangs, and saying so is enough.
 MAX_TIMEOUTS = 3
 #: Part of a test's limit left for hypothesis to shrink a failure it found; then it is reported as found.

@@ -8,6 +8,7 @@ Nothing the run started may be alive afterwards (checked through a marker in the
 from __future__ import annotations
 
 import json
+import signal
 import os
 import subprocess
 import sys
@@ -176,3 +177,25 @@ def test_divergences_belong_to_their_target(tmp_path):
     assert report["divergences"] == []
     failed = [r for r in report["results"] if r["outcome"] == "failed"]
     assert failed and all(r["path"] == "fused" for r in failed), out[-3000:]
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.zoo_full)])
+def test_signal_prints_partial_verdict_and_leaves_nothing(tmp_path, sig, status):
+    """SIGTERM (Ctrl-C: SIGINT) stops the run: the partial verdict, marked interrupted, then exit 143 (130)."""
+    marker = f"ADAGRAD_TEST_MARKER_{uuid.uuid4().hex}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), marker: "1"}
+    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", f"{H}.steps:SleepsForever", *QUICK,
+           "--only", "numerics-float32", "--timeout", "60"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "started").exists():
+        if any(p for p in _alive_with(marker) if p != proc.pid and b"pytest" in Path(f"/proc/{p}/cmdline").read_bytes()):
+            break
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == status, out[-3000:]
+    assert "Verdict: INTERRUPTED" in out or "interrupted" in out.lower(), out[-3000:]
+    time.sleep(1)
+    assert not _alive_with(marker), f"left behind: {_alive_with(marker)}"
