@@ -44,15 +44,23 @@ class Target:
     def make(self, params: Any, **hyper: Any) -> Any:
         """Build one optimizer. A path flag set to its off value (``foreach=False``, ``fused=None``,
         ...) that the factory does not take as a keyword is left out, as its users leave it out:
-        a library without ``foreach`` has only the plain path."""
+        a library without ``foreach`` has only the plain path. For a target the suite loaded
+        (``target_spec`` set), a refusal of what torch's constructor accepts (TypeError,
+        ValueError, NotImplementedError or RuntimeError naming a hyperparameter or flag set here)
+        is unsupported, with the library's message (a failure under ``--strict-support``); where
+        torch's constructor raises too, the exception is the calling test's to judge."""
         try:
             return self.factory(params, **hyper)
-        except TypeError as exc:
-            off = [k for k in OFF_FLAGS if k in hyper and hyper[k] in (None, False) and f"'{k}'" in str(exc)
-                   and "unexpected keyword" in str(exc)]
-            if not off:
-                raise
-        return self.make(params, **{k: v for k, v in hyper.items() if k not in off})
+        except (TypeError, ValueError, NotImplementedError, RuntimeError) as exc:
+            off = [k for k in OFF_FLAGS if k in hyper and hyper[k] in (None, False)
+                   and f"unexpected keyword argument '{k}'" in str(exc)]
+            if off:
+                return self.make(params, **{k: v for k, v in hyper.items() if k not in off})
+            if self.target_spec is not None:
+                from .target_spec import constructor_refusal
+
+                constructor_refusal(self, params, hyper, exc)
+            raise
 
     def __str__(self) -> str:
         return self.spec
