@@ -59,8 +59,17 @@ from .base import AdapterError, Unsupported
 from .exec_clock import BUDGET_PER_EXAMPLE, BUDGET_VARIABLE, WaitClock
 
 __all__ = [
-    "MAX_HANGS", "MAX_LINE_BYTES", "PROTOCOL_VERSION", "ProgramError", "ProgramHang", "ProgramSetupError",
-    "ProgramTooSlow", "SubprocessAdagrad", "decode", "encode", "line_limit",
+    "MAX_HANGS",
+    "MAX_LINE_BYTES",
+    "PROTOCOL_VERSION",
+    "ProgramError",
+    "ProgramHang",
+    "ProgramSetupError",
+    "ProgramTooSlow",
+    "SubprocessAdagrad",
+    "decode",
+    "encode",
+    "line_limit",
 ]
 
 PROTOCOL_VERSION = 1
@@ -179,9 +188,15 @@ class _Process:
     def __init__(self, argv: list[str]) -> None:
         try:
             # the runner's pytest runs in a scratch directory: relative paths mean the user's directory
-            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         bufsize=0, cwd=os.environ.get(EXEC_CWD_VARIABLE) or None,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=os.environ.get(EXEC_CWD_VARIABLE) or None,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise AdapterError(f"cannot start {shlex.join(argv)}: {exc}") from None
         # killed at the latest when this object goes away or the interpreter exits
@@ -196,8 +211,16 @@ class _Process:
 
     def exchange(self, request: bytes, deadline: float, limit: int) -> _Reply:
         """Write ``request``, read one answer line; never blocks past ``deadline``."""
-        sel = selectors.DefaultSelector()
         out, err, inp = self.proc.stdout, self.proc.stderr, self.proc.stdin
+        if not self.pending and self.open["stdout"]:
+            try:  # output that arrived since the last answer: it answers nothing
+                self.pending = os.read(out.fileno(), _CHUNK)
+            except OSError:  # BlockingIOError: nothing there
+                pass
+        if self.pending:  # printed before this request was sent: it answers nothing
+            self.in_step = False
+            return _Reply("extra", self.pending[:_QUOTED], len(self.pending))
+        sel = selectors.DefaultSelector()
         written = 0
         if self.open["stdin"]:
             sel.register(inp, selectors.EVENT_WRITE)
@@ -205,14 +228,6 @@ class _Process:
             sel.register(out, selectors.EVENT_READ)
         if self.open["stderr"]:
             sel.register(err, selectors.EVENT_READ)
-        if not self.pending and self.open["stdout"]:
-            try:  # output that arrived since the last answer: it answers nothing
-                self.pending = os.read(self.proc.stdout.fileno(), _CHUNK)
-            except OSError:  # BlockingIOError: nothing there
-                pass
-        if self.pending:  # printed before this request was sent: it answers nothing
-            self.in_step = False
-            return _Reply("extra", self.pending[:_QUOTED], len(self.pending))
         chunks: list[bytes] = []
         seen = 0
         started = False  # a non-blank byte of the answer was seen
@@ -230,7 +245,7 @@ class _Process:
                         return _Reply("too-long", _head(chunks), seen + len(piece))
                     seen += len(piece)
                     if end >= 0:
-                        self.pending = data[end + 1:]
+                        self.pending = data[end + 1 :]
                         if written < len(request):
                             self.in_step = False
                         return _Reply("line", b"".join(chunks) + piece)
@@ -244,7 +259,7 @@ class _Process:
                 for key, _ in sel.select(left):
                     if key.fileobj is inp:
                         try:
-                            written += os.write(inp.fileno(), request[written:written + _CHUNK])
+                            written += os.write(inp.fileno(), request[written : written + _CHUNK])
                         except BlockingIOError:
                             continue
                         except OSError:  # the program closed its stdin (or exited): reading says how
@@ -287,6 +302,9 @@ class _Process:
             return
         deadline = time.monotonic() + seconds
         err = self.proc.stderr
+        for key in list(sel.get_map().values()):  # stdin would be "ready" all the time
+            if key.fileobj is not err:
+                sel.unregister(key.fileobj)
         while self.open["stderr"] and time.monotonic() < deadline:
             if sel.select(deadline - time.monotonic()):
                 got = self._read(err, "stderr", sel)
@@ -396,8 +414,10 @@ class SubprocessAdagrad:
         fail = ProgramSetupError if setup else ProgramError
         op = message["op"]
         if self.hangs >= MAX_HANGS:
-            raise fail(f"`{_short(self.command, 160)}` hung {self.hangs} times in this run (no answer within "
-                       f"{self.timeout:g} s, --exec-timeout); not restarted")
+            raise fail(
+                f"`{_short(self.command, 160)}` hung {self.hangs} times in this run (no answer within "
+                f"{self.timeout:g} s, --exec-timeout); not restarted"
+            )
         left = self.budget - (self._inherited + self.waited)
         if left <= 0:
             raise (fail if setup else ProgramTooSlow)(self._too_slow(op))
@@ -421,9 +441,15 @@ class SubprocessAdagrad:
             if by_budget:
                 raise (fail if setup else ProgramTooSlow)(self._too_slow(op, cut=True))
             self.hangs += 1
-            partial = f"; it printed {reply.seen} bytes without an end of line: {_quote(reply.data, reply.seen)}" if reply.seen else ""
+            partial = (
+                f"; it printed {reply.seen} bytes without an end of line: {_quote(reply.data, reply.seen)}"
+                if reply.seen
+                else ""
+            )
             raise (fail if setup else ProgramHang)(
-                f"{name} did not answer {op!r} within {self.timeout:g} s (--exec-timeout; killed){partial}{proc.stderr_tail()}")
+                f"{name} did not answer {op!r} within {self.timeout:g} s (--exec-timeout; killed)"
+                f"{partial}{proc.stderr_tail()}"
+            )
         if reply.kind == "eof":
             status = proc.exit_status()
             proc.kill()
@@ -432,21 +458,29 @@ class SubprocessAdagrad:
             raise fail(f"{name} {how} instead of answering {op!r}{partial}{proc.stderr_tail()}")
         if reply.kind == "too-long":
             proc.kill()
-            raise fail(f"{name} answered {op!r} with an answer line longer than {limit} bytes "
-                       f"(killed after {reply.seen} bytes); it begins {_quote(reply.data, reply.seen)}")
+            raise fail(
+                f"{name} answered {op!r} with an answer line longer than {limit} bytes "
+                f"(killed after {reply.seen} bytes); it begins {_quote(reply.data, reply.seen)}"
+            )
         if reply.kind == "extra":
             proc.kill()
-            raise fail(f"{name} printed more than one line for one request (found before {op!r} was sent: "
-                       f"{_quote(reply.data, reply.seen)}); killed")
+            raise fail(
+                f"{name} printed more than one line for one request (found before {op!r} was sent: "
+                f"{_quote(reply.data, reply.seen)}); killed"
+            )
         if reply.kind == "garbage":
             proc.kill()
-            raise fail(f"{name} printed something that is not a protocol answer to {op!r}: {_quote(reply.data, reply.seen)}")
+            raise fail(
+                f"{name} printed something that is not a protocol answer to {op!r}: {_quote(reply.data, reply.seen)}"
+            )
         self.answers += 1
         try:
             answer = json.loads(reply.data)
         except ValueError:  # not JSON, or not UTF-8
             proc.kill()
-            raise fail(f"{name} printed something that is not a protocol answer to {op!r}: {_quote(reply.data)}") from None
+            raise fail(
+                f"{name} printed something that is not a protocol answer to {op!r}: {_quote(reply.data)}"
+            ) from None
         if "unsupported" in answer:
             raise Unsupported(_short(str(answer["unsupported"])))
         if "error" in answer:
@@ -457,27 +491,46 @@ class SubprocessAdagrad:
         total = self._inherited + self.waited
         mean = f", {self.waited / self.answers:.2g} s per answer on average" if self.answers else ""
         what = f"spent while it answered {op!r} (killed)" if cut else f"spent; {op!r} not asked"
-        return (f"too slow: `{_short(self.command, 160)}` took {total:.1f} s answering in this run, its whole budget "
-                f"(--exec-budget {self.budget:g} s; {self.answers} answers here{mean}): {what}")
+        return (
+            f"too slow: `{_short(self.command, 160)}` took {total:.1f} s answering in this run, its whole budget "
+            f"(--exec-budget {self.budget:g} s; {self.answers} answers here{mean}): {what}"
+        )
 
     def _state(self, answer: dict[str, Any], op: str, n: int) -> dict[str, Any]:
         state = answer.get("state")
-        if not isinstance(state, dict) or not isinstance(state.get("sums"), list) or not isinstance(state.get("steps"), list):
+        if (
+            not isinstance(state, dict)
+            or not isinstance(state.get("sums"), list)
+            or not isinstance(state.get("steps"), list)
+        ):
             raise ProgramError(f"answer to {op!r} has no state with sums and steps: {_short(answer)}")
         if len(state["sums"]) != n or len(state["steps"]) != n:
-            raise ProgramError(f"answer to {op!r}: state has {len(state['sums'])} sums and {len(state['steps'])} steps for {n} parameters")
+            raise ProgramError(
+                f"answer to {op!r}: state has {len(state['sums'])} sums and {len(state['steps'])} steps "
+                f"for {n} parameters"
+            )
         return state
 
     # -- the functional protocol ----------------------------------------------------------------
     def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
         """Ask the program for a fresh state."""
-        answer = self._request({"op": "init", "params": [encode(p) for p in params], "hyperparameters": dict(hyperparameters)})
+        answer = self._request(
+            {"op": "init", "params": [encode(p) for p in params], "hyperparameters": dict(hyperparameters)}
+        )
         return self._state(answer, "init", len(params))
 
-    def step(self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    def step(
+        self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
         """One step done by the program; params come back in their own dtype."""
-        answer = self._request({"op": "step", "state": state, "params": [encode(p) for p in params],
-                                "grads": [None if g is None else encode(g) for g in grads]})
+        answer = self._request(
+            {
+                "op": "step",
+                "state": state,
+                "params": [encode(p) for p in params],
+                "grads": [None if g is None else encode(g) for g in grads],
+            }
+        )
         new = answer.get("params")
         if not isinstance(new, list) or len(new) != len(params):
             raise ProgramError(f"answer to 'step' must hold {len(params)} params: {_short(answer)}")

@@ -79,12 +79,14 @@ def node(example: str, *args: str) -> str:
 
 def python_program(body: str) -> str:
     """A Python program answering hello (claiming numerics-float64), then ``body`` for the rest."""
-    code = ("import sys, json\n"
-            "for line in sys.stdin:\n"
-            "    if json.loads(line)['op'] == 'hello':\n"
-            "        print(json.dumps({'features': ['numerics-float64']}), flush=True)\n"
-            "        continue\n"
-            f"    {body}\n")
+    code = (
+        "import sys, json\n"
+        "for line in sys.stdin:\n"
+        "    if json.loads(line)['op'] == 'hello':\n"
+        "        print(json.dumps({'features': ['numerics-float64']}), flush=True)\n"
+        "        continue\n"
+        f"    {body}\n"
+    )
     return shlex.join([sys.executable, "-c", code])
 
 
@@ -110,8 +112,9 @@ def test_non_utf8_bytes_on_stderr_change_nothing(tmp_path):
 def test_hanging_program_fails_in_bounded_time_and_leaves_nothing(tmp_path, example):
     """hang.mjs answers hello, then nothing; ignores_sigterm.mjs also ignores SIGTERM and starts a
     child that does the same. Exit 1 naming the hang; neither they nor the child survive."""
-    status, out, report, seconds = check(tmp_path, "--exec", node(example), "--exec-timeout", "2", *QUICK,
-                                         "--only", "numerics-float64", timeout=120)
+    status, out, report, seconds = check(
+        tmp_path, "--exec", node(example), "--exec-timeout", "2", *QUICK, "--only", "numerics-float64", timeout=120
+    )
     assert status == 1, out[-4000:]
     assert "Verdict: NON-CONFORMANT (failed: numerics-float64)" in out
     assert "did not answer 'init' within 2 s" in json.dumps(report), out[-3000:]
@@ -122,8 +125,9 @@ def test_hanging_program_fails_in_bounded_time_and_leaves_nothing(tmp_path, exam
 @pytest.mark.zoo_full
 def test_program_ignoring_sigterm_at_the_default_timeout(tmp_path):
     """The issue's case as stated: default --exec-timeout (10 s), quick profile: exit 1 within 2 minutes."""
-    status, out, report, seconds = check(tmp_path, "--exec", node("ignores_sigterm.mjs"), "--profile", "quick",
-                                         "--only", "numerics-float64", timeout=180)
+    status, out, report, seconds = check(
+        tmp_path, "--exec", node("ignores_sigterm.mjs"), "--profile", "quick", "--only", "numerics-float64", timeout=180
+    )
     assert status == 1, out[-4000:]
     assert "Verdict: NON-CONFORMANT (failed: numerics-float64)" in out
     assert "did not answer 'init' within 10 s" in json.dumps(report), out[-3000:]
@@ -134,8 +138,7 @@ def test_program_ignoring_sigterm_at_the_default_timeout(tmp_path):
 def test_unsupported_after_the_first_step_is_not_verified(tmp_path):
     """Claims every feature, then refuses every step after its first: nothing was verified, and
     the report says so (never CONFORMANT, never exit 0)."""
-    status, out, report, _ = check(tmp_path, "--exec", node("unsupported.mjs"), *QUICK,
-                                   "--only", "missing-grads")
+    status, out, report, _ = check(tmp_path, "--exec", node("unsupported.mjs"), *QUICK, "--only", "missing-grads")
     assert status != 0, out[-4000:]
     assert report["verdict"] == "not-verified", out[-4000:]
     assert "Verdict: NOT VERIFIED" in out and "ran (all unsupported or not run)" in out, out[-3000:]
@@ -147,8 +150,9 @@ def test_unsupported_after_the_first_step_is_not_verified(tmp_path):
 def test_slow_program_is_not_charged_to_the_test_limit(tmp_path):
     """Answers after 0.5 s each, about 6 per test: more than --timeout 2 per test in all, yet its
     time is bounded by --exec-timeout and --exec-budget, not by the per-test limit: CONFORMANT."""
-    status, out, report, _ = check(tmp_path, "--exec", node("slow.mjs", "0.5"), "--timeout", "2", *QUICK,
-                                   "--only", "missing-grads")
+    status, out, report, _ = check(
+        tmp_path, "--exec", node("slow.mjs", "0.5"), "--timeout", "2", *QUICK, "--only", "missing-grads"
+    )
     assert status == 0, out[-4000:]
     assert "Verdict: CONFORMANT" in out
     assert report["run"]["timeouts"] == 0
@@ -156,8 +160,9 @@ def test_slow_program_is_not_charged_to_the_test_limit(tmp_path):
 
 @needs_node
 def test_budget_spent_is_too_slow_not_a_hang(tmp_path):
-    status, out, report, _ = check(tmp_path, "--exec", node("slow.mjs", "0.5"), "--exec-budget", "2", *QUICK,
-                                   "--only", "missing-grads")
+    status, out, report, _ = check(
+        tmp_path, "--exec", node("slow.mjs", "0.5"), "--exec-budget", "2", *QUICK, "--only", "missing-grads"
+    )
     assert status == 1, out[-4000:]
     assert "too slow" in out and "--exec-budget 2 s" in out, out[-3000:]
     assert "did not answer" not in out and "timed out" not in out and report["run"]["timeouts"] == 0
@@ -168,20 +173,31 @@ def test_budget_spent_is_too_slow_not_a_hang(tmp_path):
 def test_two_seconds_per_answer_gets_its_verdict(tmp_path):
     """The issue's slow program: correct, 2 s per answer (about 20 answers for missing-grads at
     quick), default budget (300 s at quick): CONFORMANT."""
-    status, out, _, seconds = check(tmp_path, "--exec", node("slow.mjs", "2"), *QUICK, "--only", "missing-grads", timeout=400)
+    status, out, _, seconds = check(
+        tmp_path, "--exec", node("slow.mjs", "2"), *QUICK, "--only", "missing-grads", timeout=400
+    )
     assert status == 0, out[-4000:]
     assert "Verdict: CONFORMANT" in out
 
 
 def test_garbage_is_reported_as_garbage(tmp_path):
-    status, out, report, seconds = check(tmp_path, "--exec", python_program("print('<html>oops</html>', flush=True)"),
-                                         *QUICK, "--only", "numerics-float64", timeout=120)
+    status, out, report, seconds = check(
+        tmp_path,
+        "--exec",
+        python_program("print('<html>oops</html>', flush=True)"),
+        *QUICK,
+        "--only",
+        "numerics-float64",
+        timeout=120,
+    )
     assert status == 1, out[-4000:]
-    assert 'not a protocol answer to \'init\': \\"<html>oops</html>\\"' in json.dumps(report), out[-3000:]
+    assert "not a protocol answer to 'init': \\\"<html>oops</html>\\\"" in json.dumps(report), out[-3000:]
     assert "did not answer" not in out and "hangs" not in out and "hung" not in out and "timed out" not in out
 
 
 def test_garbage_at_hello_fails_at_once(tmp_path):
-    status, out, _, seconds = check(tmp_path, "--exec", shlex.join([sys.executable, "-c", "print('hi')"]), *QUICK, timeout=60)
+    status, out, _, seconds = check(
+        tmp_path, "--exec", shlex.join([sys.executable, "-c", "print('hi')"]), *QUICK, timeout=60
+    )
     assert status == 1, out[-3000:]
     assert "broke the protocol at hello" in out and "not a protocol answer to 'hello'" in out, out[-3000:]

@@ -8,7 +8,6 @@ check-level runs of hostile Node programs are in ``test_exec_hostile.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -38,8 +37,11 @@ PARAMS = [np.array([1.0, 2.0])]
 
 @needs_node
 def test_conformant_node_example_passes():
-    proc = run_check("--exec", f"node {EXAMPLES / 'adagrad.mjs'}",
-                     only=("numerics-float64", "numerics-float32", "numerics-bfloat16", "non-finite", "lr-schedule", "state-dict"))
+    proc = run_check(
+        "--exec",
+        f"node {EXAMPLES / 'adagrad.mjs'}",
+        only=("numerics-float64", "numerics-float32", "numerics-bfloat16", "non-finite", "lr-schedule", "state-dict"),
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Verdict: CONFORMANT" in proc.stdout
     assert "state-dict           not claimed" in proc.stdout  # not claimed: reported, not hidden
@@ -56,13 +58,15 @@ def test_wrong_node_example_fails_naming_the_feature():
 def _program(body: str, *, before: str = "") -> str:
     """A Python program (a stand-in for any language) answering hello, then running ``body`` for
     every other request (``req`` and ``op`` are set); ``before`` runs once at its start."""
-    code = ("import sys, json, time\n" + before + "\n"
-            "for line in sys.stdin:\n"
-            "    req = json.loads(line)\n"
-            "    op = req['op']\n"
-            "    if op == 'hello':\n"
-            "        print(json.dumps({'features': ['numerics-float64']}), flush=True)\n"
-            "        continue\n" + textwrap.indent(body, "    ") + "\n")
+    code = (
+        "import sys, json, time\n" + before + "\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    op = req['op']\n"
+        "    if op == 'hello':\n"
+        "        print(json.dumps({'features': ['numerics-float64']}), flush=True)\n"
+        "        continue\n" + textwrap.indent(body, "    ") + "\n"
+    )
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
 
 
@@ -71,17 +75,24 @@ _STATE = "{'state': {'sums': [{'dtype': 'float64', 'shape': [2], 'hex': '0000000
 ANSWER = f"print(json.dumps({_STATE}), flush=True)"
 
 
-@pytest.mark.parametrize(("body", "error", "message"), [
-    ("sys.exit(3)", ProgramError, r"exited \(status 3\) instead of answering 'init'"),
-    ("print('not json', flush=True)", ProgramError, "not a protocol answer to 'init': \"not json\""),
-    ("print('[1, 2]', flush=True)", ProgramError, r"not a protocol answer to 'init': \"\[1, 2\]\""),
-    ("sys.stdout.buffer.write(b'{\\xff\\xfe}\\n'); sys.stdout.flush()", ProgramError, "not a protocol answer"),
-    ("print(json.dumps({'error': 'boom'}), flush=True)", ProgramError, "reported an error on 'init': boom"),
-    ("print(json.dumps({'state': {'sums': []}}), flush=True)", ProgramError, "no state with sums and steps"),
-    ("time.sleep(30)", ProgramHang, r"did not answer 'init' within 1 s \(--exec-timeout; killed\)$"),
-    (f"sys.stdout.write(json.dumps({_STATE}) + '\\n' + json.dumps({_STATE}) + '\\n'); sys.stdout.flush()", ProgramError,
-     "printed more than one line for one request"),
-], ids=["exits", "garbage", "not-an-object", "not-utf8", "error", "bad-state", "hangs", "two-lines"])
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ("sys.exit(3)", ProgramError, r"exited \(status 3\) instead of answering 'init'"),
+        ("print('not json', flush=True)", ProgramError, "not a protocol answer to 'init': \"not json\""),
+        ("print('[1, 2]', flush=True)", ProgramError, r"not a protocol answer to 'init': \"\[1, 2\]\""),
+        ("sys.stdout.buffer.write(b'{\\xff\\xfe}\\n'); sys.stdout.flush()", ProgramError, "not a protocol answer"),
+        ("print(json.dumps({'error': 'boom'}), flush=True)", ProgramError, "reported an error on 'init': boom"),
+        ("print(json.dumps({'state': {'sums': []}}), flush=True)", ProgramError, "no state with sums and steps"),
+        ("time.sleep(30)", ProgramHang, r"did not answer 'init' within 1 s \(--exec-timeout; killed\)$"),
+        (
+            f"sys.stdout.write(json.dumps({_STATE}) + '\\n' + json.dumps({_STATE}) + '\\n'); sys.stdout.flush()",
+            ProgramError,
+            "printed more than one line for one request",
+        ),
+    ],
+    ids=["exits", "garbage", "not-an-object", "not-utf8", "error", "bad-state", "hangs", "two-lines"],
+)
 def test_protocol_breach_is_a_clear_failure(body, error, message):
     start = time.monotonic()
     with SubprocessAdagrad(_program(body), timeout=1, budget=60) as impl:
@@ -96,7 +107,9 @@ def test_garbage_without_an_end_of_line_is_garbage_at_once():
     body = "sys.stdout.write('Traceback: something went wrong'); sys.stdout.flush(); time.sleep(30)"
     with SubprocessAdagrad(_program(body), timeout=20, budget=60) as impl:
         start = time.monotonic()
-        with pytest.raises(ProgramError, match="not a protocol answer to 'init': \"Traceback: something went wrong\"") as info:
+        with pytest.raises(
+            ProgramError, match="not a protocol answer to 'init': \"Traceback: something went wrong\""
+        ) as info:
             impl.init(PARAMS, HYPER)
         assert time.monotonic() - start < 10
     assert not isinstance(info.value, ProgramHang)
@@ -119,7 +132,9 @@ def test_non_utf8_stderr_does_not_stop_the_driver():
         for _ in range(3):
             state = impl.init(PARAMS, HYPER)
             assert state["steps"] == [0]
-        with pytest.raises(ProgramError, match="exited \\(status 4\\).*its stderr ends: .*\ufffd\ufffd\ufffd\\( bad bytes") as info:
+        with pytest.raises(
+            ProgramError, match="exited \\(status 4\\).*its stderr ends: .*\ufffd\ufffd\ufffd\\( bad bytes"
+        ) as info:
             impl.step(state, PARAMS, [PARAMS[0]])
     assert len(str(info.value)) < 3000  # the tail is bounded
 
@@ -162,7 +177,9 @@ def test_endless_line_is_read_within_the_limit():
     assert proc.returncode == 0, proc.stderr[-3000:]
     grown, limit, message = proc.stdout.split(" ", 2)
     assert "answer line longer than" in message
-    assert int(grown) < int(limit) * 1.25, f"the driver grew by {int(grown) >> 20} MiB for a {int(limit) >> 20} MiB limit"
+    assert int(grown) < int(limit) * 1.25, (
+        f"the driver grew by {int(grown) >> 20} MiB for a {int(limit) >> 20} MiB limit"
+    )
 
 
 def test_budget_spent_is_too_slow_said_as_such():
@@ -212,11 +229,13 @@ def test_bad_command_and_limits_are_usage_errors():
 
 
 def test_unsupported_answer_and_silent_hello():
-    with SubprocessAdagrad(_program("print(json.dumps({'unsupported': 'weight decay'}), flush=True)"), timeout=5) as impl:
+    with SubprocessAdagrad(
+        _program("print(json.dumps({'unsupported': 'weight decay'}), flush=True)"), timeout=5
+    ) as impl:
         with pytest.raises(Unsupported, match="weight decay"):
             impl.init(PARAMS, HYPER)
     with pytest.raises(ProgramSetupError, match="did not answer 'hello'"):
-        SubprocessAdagrad(f"{sys.executable} -c \"import time; time.sleep(30)\"", timeout=1)
+        SubprocessAdagrad(f'{sys.executable} -c "import time; time.sleep(30)"', timeout=1)
     with pytest.raises(ProgramSetupError, match="not a protocol answer to 'hello'"):
         SubprocessAdagrad(f"{sys.executable} -c \"print('hi')\"", timeout=5)
 
@@ -233,7 +252,9 @@ def test_close_kills_the_programs_whole_group():
     """The program's own child ignores SIGTERM and would outlive it: close() leaves neither."""
     child = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
     before = f"import subprocess; kid = subprocess.Popen([sys.executable, '-c', {child!r}])"
-    impl = SubprocessAdagrad(_program("print(json.dumps({'error': str(kid.pid)}), flush=True)", before=before), timeout=10)
+    impl = SubprocessAdagrad(
+        _program("print(json.dumps({'error': str(kid.pid)}), flush=True)", before=before), timeout=10
+    )
     with pytest.raises(ProgramError, match=r"reported an error on 'init': \d+") as info:
         impl.init(PARAMS, HYPER)  # an error answer: the program keeps running
     kid = int(re.search(r"'init': (\d+)", str(info.value)).group(1))
