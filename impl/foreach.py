@@ -69,11 +69,12 @@ def foreach_adagrad(
     same ops on every element).
 
     Raises:
-        RuntimeError: ``differentiable=True`` (foreach ops have no autograd), or
-            ``grad_scale`` / ``found_inf`` given.
+        AssertionError: ``differentiable=True`` (foreach ops have no autograd), with torch's
+            type and message (a drop-in replacement refuses as torch does).
+        RuntimeError: ``grad_scale`` / ``found_inf`` given.
     """
     if differentiable:
-        raise RuntimeError("the foreach path does not support differentiable=True")
+        raise AssertionError("_foreach ops don't support autograd")  # torch's refusal, word for word
     if grad_scale is not None or found_inf is not None:
         raise RuntimeError("grad_scale and found_inf are only supported by the fused path")
     if not params:
