@@ -277,17 +277,18 @@ def _names_one_of(message: str, words: list[str]) -> bool:
     return bool(names_one_of(message, words))
 
 
-def _torch_refusal(case: Case, exc: BaseException) -> bool:
-    """torch's own refusal on this path, which the calling feature judges (strategies.REFUSALS)."""
-    import re
-
+def _torch_refusal(case: Case) -> bool:
+    """Whether torch itself refuses this case on its path (strategies.REFUSALS: fused with sparse
+    or complex, foreach or fused with differentiable): the calling feature judges the target's
+    exception against torch's (check_or_refused), so it is never made unsupported here."""
     from .strategies import REFUSALS, path_name
 
-    path = path_name(case.options)
-    for (on, _needs), (kind, pattern) in REFUSALS.items():
-        if on == path and isinstance(exc, kind) and re.search(pattern, str(exc)):
-            return True
-    return False
+    needs = {"complex"} if case.dtype.startswith("complex") else set()
+    if case.options.get("differentiable"):
+        needs.add("differentiable")
+    if any(g is not None and not isinstance(g, np.ndarray) for step in case.grads for g in step):
+        needs.add("sparse")
+    return any((path_name(case.options), n) in REFUSALS for n in needs)
 
 
 def _same_state(a: TargetStep, b: TargetStep) -> bool:
@@ -309,7 +310,7 @@ def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: 
     message = " ".join(str(exc).split()) or type(exc).__name__
     drawn, fixed = _asked(case, k)
     named_drawn = _names_one_of(message, drawn)
-    if not (named_drawn or _names_one_of(message, fixed)) or _torch_refusal(case, exc):
+    if not (named_drawn or _names_one_of(message, fixed)) or _torch_refusal(case):
         return
     if before is not None:
         try:
