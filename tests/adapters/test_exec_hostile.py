@@ -130,7 +130,10 @@ def test_program_ignoring_sigterm_at_the_default_timeout(tmp_path):
     )
     assert status == 1, out[-4000:]
     assert "Verdict: NON-CONFORMANT (failed: numerics-float64)" in out
-    assert "did not answer 'init' within 10 s" in json.dumps(report), out[-3000:]
+    said = json.dumps(report)  # the hang, in the driver's words (the first, or its count once it stopped restarting)
+    assert "did not answer 'init' within 10 s" in said or "hung 3 times in this run (no answer within 10 s" in said, (
+        out[-3000:]
+    )
     assert seconds < 120, seconds
 
 
