@@ -133,6 +133,7 @@ class FunctionalOptimizer:
         self._states: list[Any] = []
         self._given: list[dict[str, Any]] = []  # the hyperparameters each state was built with
         self._steps: list[list[int]] = []
+        self._accepted: set[Any] = set()  # kinds of step the implementation has taken
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -212,7 +213,16 @@ class FunctionalOptimizer:
                     self._unsupported("sparse gradients")
                 grads.append(None if p.grad is None else _to_numpy(p.grad, self._dtype(p)))
             arrays = self._arrays(group)
-            new, self._states[gi] = self._call(self.impl.step, self._states[gi], arrays, grads)
+            kind = (tuple(sorted(hyper.items(), key=lambda kv: kv[0])), tuple(g is None for g in grads))
+            try:
+                new, self._states[gi] = self.impl.step(self._states[gi], arrays, grads)
+            except Unsupported as exc:
+                if kind in self._accepted:  # it took this very kind of step before: not a limitation
+                    raise AssertionError(f"step refused as unsupported ({exc}) after the implementation had "
+                                         "taken the same kind of step (same hyperparameters, same gradients "
+                                         "present): a refusal must come before any state changed") from None
+                self._unsupported(str(exc))
+            self._accepted.add(kind)
             if len(new) != len(arrays):
                 raise AssertionError(f"step returned {len(new)} parameters for {len(arrays)}")
             with torch.no_grad():
