@@ -53,8 +53,14 @@ def _skip_kind(reason: str) -> str:
 
 
 def _statement(message: str) -> str:
+    """The line that says what went wrong: the first assertion line, past exception-group frames."""
     lines = [ln[4:] if ln.startswith("E   ") else ln[2:] for ln in message.splitlines() if ln.startswith("E ")]
-    return (lines[0] if lines else (message.strip().splitlines() or [""])[-1]).strip()
+    for line in lines:
+        text = line.strip().lstrip("|+ ").strip()
+        if text and not set(text) <= set("+-|= ") and not text.startswith(("Exception Group", "ExceptionGroup",
+                                                                            "BaseExceptionGroup", "Traceback")):
+            return text
+    return (message.strip().splitlines() or [""])[-1].strip()
 
 
 def _expected(record: dict[str, Any], entry: dict[str, Any] | None) -> bool:
