@@ -19,7 +19,17 @@ from torch.optim.optimizer import _use_grad_for_differentiable
 
 
 class _Update(Adagrad):
-    """A for-loop Adagrad whose dense real update is one overridable method (the spec's R1)."""
+    """A for-loop Adagrad whose dense real update is one overridable method (the spec's R1).
+
+    Each group's own tau starts its sums (R13; torch's constructor uses its own, D1), so that a
+    member breaks only the rule it names.
+    """
+
+    def __init__(self, params, *args, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].fill_(group["initial_accumulator_value"])
 
     def _dense(self, p, g, s, t: float, group) -> None:
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
@@ -301,8 +311,30 @@ class _Grouped(Adagrad):
     """torch's Adagrad.step with each group's update in one overridable method (``_update``).
 
     Path mutants override ``_update`` (or ``_init_group``) and break one rule on one path; every
-    other path is torch's own. The step is this class's own, so hooks run once.
+    other path is torch's own. The step is this class's own, so hooks run once. Each group's own
+    tau starts its sums (R13, where torch uses the constructor's: D1), so that a member breaks
+    only the rule it names.
     """
+
+    def __init__(self, params, *args, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        for group in self.param_groups:
+            self._own_tau(group)
+
+    def _own_tau(self, group) -> None:
+        tau = group["initial_accumulator_value"]
+        for p in group["params"]:
+            state = self.state[p]
+            if not state:  # added by add_param_group: created here, with the group's tau
+                state["step"] = torch.tensor(0.0)
+                state["sum"] = torch.empty_like(p, memory_format=torch.preserve_format)
+            if float(state["step"]) == 0:
+                state["sum"].fill_(complex(tau, tau) if p.is_complex() else tau)
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        if hasattr(self, "state"):
+            self._own_tau(self.param_groups[-1])
 
     @_use_grad_for_differentiable
     def step(self, closure=None):
@@ -493,10 +525,8 @@ class AddedGroupInheritsStep(_Grouped):
     def add_param_group(self, param_group):
         reached = max((float(s["step"]) for s in self.state.values() if "step" in s), default=0.0)
         super().add_param_group(param_group)
-        tau = self.param_groups[-1]["initial_accumulator_value"]
         for p in self.param_groups[-1]["params"]:
-            if not self.state[p]:
-                self.state[p].update(step=torch.tensor(reached), sum=torch.full_like(p, tau))
+            self.state[p]["step"] = torch.tensor(reached)
 
 
 # -- API mutants: torch's Adagrad with one API rule broken ----------------------------------------
@@ -617,7 +647,8 @@ class OtherRoundingOrder(_Update):
 
 
 class OtherAssociationOrder(_Update):
-    """p + g * (-clr / (sqrt(s) + eps)): the lr divided by the denominator first; decay as lambda*p + g."""
+    """p + g * (-clr / d): the lr divided by the denominator first, weight decay as lambda*p + g;
+    the denominator in float32 for float16/bfloat16 (so eps does not underflow, R7)."""
 
     def _dense(self, p, g, s, t, group):
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
@@ -625,15 +656,17 @@ class OtherAssociationOrder(_Update):
         if group["weight_decay"] != 0:
             g = p * group["weight_decay"] + g
         s.addcmul_(g, g)
-        p.add_(g * (-clr / (torch.sqrt(s) + group["eps"])))
+        wide = s.float() if s.dtype in (torch.float16, torch.bfloat16) else s
+        p.copy_(p + g * (-clr / (torch.sqrt(wide) + group["eps"])))
 
 
 class Float64Foreach(_Grouped):
-    """foreach=True computed with multi-tensor ops in float64 (complex as real pairs), rounded once
-    into the parameter's dtype; sparse and differentiable groups use torch's own paths."""
+    """Every dense path computed with multi-tensor ops in float64 (complex as real pairs), rounded
+    once into the parameter's dtype; sparse and differentiable groups use torch's own for-loop
+    (fused ones refuse them as torch does)."""
 
     def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes):
-        if not group["foreach"] or has_sparse or group["differentiable"] or not params:
+        if has_sparse or group["differentiable"] or not params:
             return super()._update(group, params, grads, sums, steps, has_sparse, has_complex, **changes)
         real = [torch.view_as_real(x) if x.is_complex() else x for x in params]
         p64 = [x.double() for x in real]
