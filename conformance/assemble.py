@@ -56,9 +56,9 @@ def _statement(message: str) -> str:
     """The line that says what went wrong: the first assertion line, past exception-group frames."""
     lines = [ln[4:] if ln.startswith("E   ") else ln[2:] for ln in message.splitlines() if ln.startswith("E ")]
     for line in lines:
-        text = line.strip().lstrip("|+ ").strip()
-        if text and not set(text) <= set("+-|= ") and not text.startswith(("Exception Group", "ExceptionGroup",
-                                                                            "BaseExceptionGroup", "Traceback")):
+        text = line.strip().lstrip("|").strip()
+        if (text and "----" not in text and not text.startswith("+")
+                and not text.startswith(("Exception Group", "ExceptionGroup", "BaseExceptionGroup", "Traceback"))):
             return text
     return (message.strip().splitlines() or [""])[-1].strip()
 
