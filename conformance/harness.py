@@ -183,9 +183,10 @@ def _initial_sum(case: Case, i: int) -> Any:
     """The initial accumulator of param ``i`` (its group's tau), as bits of the case's dtype."""
     group = case.groups[case.group_of(i)]
     tau = group.get("initial_accumulator_value", case.options.get("initial_accumulator_value", HYPER_DEFAULTS["initial_accumulator_value"]))
-    shape = np.shape(case.params[i])
-    value = np.full(shape, tau, dtype=np.complex128 if case.dtype.startswith("complex") else np.float64)
-    return tensor_bits(tensor_from_values(value, case.dtype))
+    import torch
+
+    # rounded to the dtype as torch.full_like(param, tau) rounds it
+    return tensor_bits(torch.full(np.shape(case.params[i]), float(tau), dtype=getattr(torch, case.dtype)))
 
 
 def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target | None = None) -> TargetStep:
@@ -261,7 +262,8 @@ def _asked(case: Case, k: int | None) -> tuple[list[str], list[str]]:
     words = {key for key, v in case.options.items() if v not in (None, False)}
     if case.lr_tensor_dtype:
         words |= {"lr", "tensor"}
-    words |= {case.dtype, {"float64": "double", "float16": "half", "complex128": "complexdouble"}.get(case.dtype, case.dtype)}
+    words |= {case.dtype, {"float64": "double", "float16": "half", "complex128": "complexdouble",
+                           "complex64": "complexfloat"}.get(case.dtype, case.dtype)}
     if case.dtype.startswith("complex"):
         words.add("complex")
     if any(g is not None and not isinstance(g, np.ndarray) for step in case.grads for g in step):

@@ -405,11 +405,14 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
     for group in params if isinstance(params, (list, tuple)) else ():
         if isinstance(group, Mapping):
             asked += [k for k in group if k != "params" and k in HYPER_DEFAULTS]
+    message = " ".join(str(exc).split())
+    unknown = [k for k in hyper if f"unexpected keyword argument '{k}'" in message]
+    if unknown:  # the target has no such keyword at all: whatever torch would do with it, the target cannot be asked
+        refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=all(k not in HYPER_DEFAULTS for k in unknown), cause=exc)
     if hyper.get("differentiable") and (hyper.get("foreach") or hyper.get("fused")):
         return  # torch refuses this path at its step: the test judges the target's refusal against torch's
     named = names_one_of(str(exc), sorted(set(asked)))
     if named and _torch_accepts(params, hyper):
-        message = " ".join(str(exc).split())
         refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=all(k not in HYPER_DEFAULTS for k in named), cause=exc)
 
 
