@@ -145,14 +145,14 @@ class Claims:
             dtype = name.removeprefix("numerics-") if name.startswith("numerics-") else None
             if (name in self.not_claimed or (self.features is not None and name not in self.features)
                     or (dtype and self.dtypes is not None and dtype not in self.dtypes)
+                    or (name == "complex" and self.dtypes is not None and not {"complex64", "complex128"} & self.dtypes)
                     or (name in ("foreach", "fused") and self.paths is not None and name not in self.paths)):
                 out.append(name)
         return out
 
     def refusal(self, dtype: str, device: str, options: Mapping[str, Any], given: Sequence[str]) -> str | None:
         """Why a case is outside the claims (``"not claimed: ..."``), or None."""
-        real = {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
-        if self.dtypes is not None and dtype not in self.dtypes and real not in self.dtypes:
+        if self.dtypes is not None and dtype not in self.dtypes:
             return f"not claimed: dtype {dtype} (claimed: {', '.join(sorted(self.dtypes))})"
         if self.devices is not None and device.split(":")[0] not in self.devices:
             return f"not claimed: device {device} (claimed: {', '.join(sorted(self.devices))})"

@@ -14,9 +14,10 @@ spec unless ``--target-spec`` says otherwise.
   *unsupported*, with DeepSpeed's message).
 - State, created lazily at a parameter's first step: ``state[p]["exp_avg_sq"]`` (torch's
   ``sum``, held in float32 whatever the param's dtype) and ``state[p]["step"]`` (a Python int).
-- Claims float32, float16 and bfloat16 parameters: a float64 parameter raises ``RuntimeError:
-  Adagrad optimizer with param type Double and state type Float is not supported`` (after it
-  created the state and advanced the step, so it is not a clean refusal: it is left unclaimed).
+- Claims float32, float16 and bfloat16 parameters: a float64 (or complex) parameter raises
+  ``RuntimeError: Adagrad optimizer with param type Double and state type Float is not
+  supported`` after it created the state and advanced the step (not a clean refusal), so those
+  dtypes are left unclaimed.
 """
 
 from __future__ import annotations
