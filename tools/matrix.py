@@ -114,6 +114,9 @@ def _tox_times() -> dict[str, dict[str, Any]]:
         checks = [c["elapsed"] for c in env.get("test", []) if any("adagrad-conformance" in a for a in c["command"])]
         total = env.get("result", {}).get("duration")
         numpy = next((p.split("==")[1] for p in env.get("installed_packages", []) if p.startswith("numpy==")), None)
+        if numpy is None:  # tox records no freeze for an environment it had to recreate: read the install
+            found = sorted((ROOT / ".tox" / name).glob("lib/python*/site-packages/numpy-*.dist-info"))
+            numpy = found[0].name.removeprefix("numpy-").removesuffix(".dist-info") if found else None
         times[name] = {"checks": checks, "setup": None if total is None else total - sum(checks), "numpy": numpy}
     return times
 
@@ -152,6 +155,7 @@ def _failure_lines(version: str, label: str, report: dict[str, Any], per_feature
 def _cell_divergences(report: dict[str, Any]) -> str:
     used = [(d["id"], len(d["used_by"])) for d in report.get("divergences", []) if d["used_by"]]
     xpassed = sum(len(d["xpassed_by"]) for d in report.get("divergences", []))
+    used.sort(key=lambda u: (u[0][0], int(u[0][1:]) if u[0][1:].isdigit() else 0, u[0]))
     text = ", ".join(f"{i} ({n})" for i, n in used) or "none"
     return text + (f"; {xpassed} xpassed" if xpassed else "")
 
@@ -174,7 +178,8 @@ def render_table() -> str:
         "running `adagrad-conformance check TARGET --profile quick -n 1 --no-shrink` for both targets on",
         "this project's 2-core CPU machine). A verdict counts the listed per-version divergences of",
         "`conformance/known_divergences.toml` as accepted (tests they accepted in parentheses). Times:",
-        "environment setup (install from the `.wheels/` cache), then each check, in seconds.",
+        "environment setup (install from the `.wheels/` cache; a few seconds once the environment exists,",
+        "1-4 minutes to create it), then each check, in seconds.",
         "",
         "| torch | numpy | torch.optim.Adagrad | divergences accepted | adagrad.impl | impl divergences | setup s | checks s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -204,7 +209,8 @@ def render_table() -> str:
     ranges = _ranges()
     if used_ids:
         out += ["", "Divergences accepted in this run (reason; torch range of the entry):", ""]
-        out += [f"- **{i}**: {reason} (torch {ranges.get(i, '?')})" for i, reason in sorted(used_ids.items())]
+        order = sorted(used_ids, key=lambda i: (i[0], int(i[1:]) if i[1:].isdigit() else 0, i))
+        out += [f"- **{i}**: {used_ids[i]} (torch {ranges.get(i, '?')})" for i in order]
     out.append(END)
     return "\n".join(out) + "\n"
 
