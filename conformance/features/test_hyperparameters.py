@@ -1,9 +1,10 @@
-"""Every combination of lr_decay, weight_decay, tau, maximize on/off and eps tiny/large/zero (R3-R7),
-on every path, in float64 and float32; each one alone in float16 and bfloat16; zero gradients in
-every eps and tau regime.
+"""lr_decay, weight_decay, tau, maximize on/off and eps tiny/large/zero (R3-R7), on every path.
 
-The grids are parametrized (every corner runs at every profile); values, shapes and gradient
-sequences are drawn.
+float64: all 48 combinations on the for-loop, and on foreach and fused every combination of any
+three settings (path included); float32: every pair of settings; float16 and bfloat16: each
+hyperparameter alone; zero gradients in every eps and tau regime (tau = 0 with eps = 0: NaN).
+The grids are parametrized (every corner runs at every profile, quick included); values, shapes
+and gradient sequences are drawn. Covering sets keep the quick profile inside its time budget.
 """
 
 from __future__ import annotations
@@ -27,8 +28,50 @@ GRID = [
 ]
 
 
-@pytest.mark.parametrize("options", path_params())
-@pytest.mark.parametrize("flags", GRID)
+def _covering(factors: dict[str, list], strength: int) -> list[dict]:
+    """A small set of rows in which every combination of values of any ``strength`` factors
+    appears at least once (greedy, deterministic: the same rows, in the same order, every run)."""
+    names = list(factors)
+    rows = [dict(zip(names, values)) for values in itertools.product(*factors.values())]
+
+    def tuples(row: dict) -> set:
+        return {tuple((n, repr(row[n])) for n in combo) for combo in itertools.combinations(names, strength)}
+
+    uncovered = set().union(*(tuples(r) for r in rows))
+    chosen = []
+    while uncovered:
+        best = max(rows, key=lambda r: len(tuples(r) & uncovered))
+        chosen.append(best)
+        uncovered -= tuples(best)
+    return chosen
+
+
+_PATHS = {p.id: p for p in path_params()}
+_FLAGS = {"lr_decay": [False, True], "weight_decay": [False, True], "initial_accumulator_value": [False, True],
+          "eps": sorted(EPS), "maximize": [False, True]}
+
+
+def _flag_rows(paths: list[str], strength: int | None) -> list:
+    """pytest params (flags, path options): the full product (strength None) or a covering set."""
+    factors = {**_FLAGS, "path": paths}
+    rows = [dict(zip(factors, v)) for v in itertools.product(*factors.values())] if strength is None else _covering(factors, strength)
+    return [
+        pytest.param({k: row[k] for k in _FLAGS}, _PATHS[row["path"]].values[0],
+                     id=f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
+                        f"-eps_{row['eps']}-max{int(row['maximize'])}-{row['path']}",
+                     marks=_PATHS[row["path"]].marks)
+        for row in rows
+    ]
+
+
+#: float64: all 48 combinations on the for-loop; on foreach and fused every combination of any
+#: three settings (flags and path) at least once.
+FLOAT64 = _flag_rows(["for-loop"], None) + _flag_rows(["foreach", "fused"], 3)
+#: float32: every pair of settings (flags and path, all three paths) at least once.
+FLOAT32 = _flag_rows(list(_PATHS), 2)
+
+
+@pytest.mark.parametrize(("flags", "options"), FLOAT64)
 @given(data=st.data())
 def test_flag_combination(target, record_ulps, flags, options, data):
     """lr_decay (R3), maximize (R4), weight_decay (R5), tau (R6), eps (R7): a 1-6 step float64 trajectory."""
@@ -36,39 +79,7 @@ def test_flag_combination(target, record_ulps, flags, options, data):
     check_case(target, case, record_ulps, what=f"float64 {flags}")
 
 
-def _pairwise(factors: dict[str, list]) -> list[dict]:
-    """A small set of rows in which every pair of values of any two factors appears (greedy, deterministic)."""
-    names = list(factors)
-    rows = [dict(zip(names, values)) for values in itertools.product(*factors.values())]
-
-    def pairs(row: dict) -> set:
-        return {(a, repr(row[a]), b, repr(row[b])) for a, b in itertools.combinations(names, 2)}
-
-    uncovered = set().union(*(pairs(r) for r in rows))
-    chosen = []
-    while uncovered:
-        best = max(rows, key=lambda r: len(pairs(r) & uncovered))
-        chosen.append(best)
-        uncovered -= pairs(best)
-    return chosen
-
-
-#: float32: every pair of (flag value, flag value) and (flag value, path) at least once.
-_PATHS = {p.id: p for p in path_params()}
-PAIRWISE_FLOAT32 = [
-    pytest.param(
-        {k: row[k] for k in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")},
-        row["path"].values[0],
-        id=f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
-           f"-eps_{row['eps']}-max{int(row['maximize'])}-{row['path'].id}",
-        marks=row["path"].marks,
-    )
-    for row in _pairwise({"lr_decay": [False, True], "weight_decay": [False, True], "initial_accumulator_value": [False, True],
-                          "eps": sorted(EPS), "maximize": [False, True], "path": list(_PATHS.values())})
-]
-
-
-@pytest.mark.parametrize(("flags", "options"), PAIRWISE_FLOAT32)
+@pytest.mark.parametrize(("flags", "options"), FLOAT32)
 @given(data=st.data())
 def test_flag_combination_float32(target, record_ulps, flags, options, data):
     """The flags in float32, on every path: each pair of settings at least once (a covering set)."""
@@ -93,9 +104,12 @@ def _alone(which: str) -> st.SearchStrategy[dict]:
     return st.tuples(lr_only(), hyperparameters(**flags)).map(lambda t: {**t[0], key: t[1][key]})
 
 
-@pytest.mark.parametrize("options", path_params())
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("which", list(ALONE))
+LOW = [pytest.param(r["which"], r["dtype"], _PATHS[r["path"]].values[0], id=f"{r['which']}-{r['dtype']}-{r['path']}",
+                   marks=_PATHS[r["path"]].marks)
+       for r in _covering({"which": list(ALONE), "dtype": ["float16", "bfloat16"], "path": list(_PATHS)}, 2)]
+
+
+@pytest.mark.parametrize(("which", "dtype", "options"), LOW)
 @given(data=st.data())
 def test_one_hyperparameter_low_precision(target, record_ulps, which, dtype, options, data):
     """Each hyperparameter on its own in float16 and bfloat16, within that dtype's model."""
@@ -103,9 +117,12 @@ def test_one_hyperparameter_low_precision(target, record_ulps, which, dtype, opt
     check_case(target, case, record_ulps, what=f"{dtype} {which}")
 
 
-@pytest.mark.parametrize("options", path_params())
-@pytest.mark.parametrize("tau", [False, True], ids=["tau0", "tau1"])
-@pytest.mark.parametrize("eps", sorted(EPS), ids=[f"eps_{e}" for e in sorted(EPS)])
+ZERO = [pytest.param(r["eps"], r["tau"], _PATHS[r["path"]].values[0], id=f"eps_{r['eps']}-tau{int(r['tau'])}-{r['path']}",
+                    marks=_PATHS[r["path"]].marks)
+        for r in _covering({"eps": sorted(EPS), "tau": [False, True], "path": list(_PATHS)}, 2)]
+
+
+@pytest.mark.parametrize(("eps", "tau", "options"), ZERO)
 @given(data=st.data())
 def test_zero_gradient(target, record_ulps, eps, tau, options, data):
     """R7: a zero gradient in every eps and tau regime; on a zero accumulator with eps = 0 it gives

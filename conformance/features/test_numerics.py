@@ -80,7 +80,7 @@ def test_long_trajectory(target, record_ulps, dtype, options):
 STEP_DTYPES = (torch.float32, torch.float64, torch.int64)
 #: The 300-step run: non-zero gradients at these steps (1-based), zero gradients at the others.
 #: 256 -> 257 is where a bfloat16 counter stops; 2048 is beyond the run.
-NONZERO_STEPS = (1, 2, 3, 60, 120, 200, 255, 256, 257, 258, 299, 300)
+NONZERO_STEPS = (1, 2, 100, 256, 257, 300)
 LONG_RUN = 300
 
 
