@@ -83,6 +83,10 @@ class Divergences:
     def match(self, test_id: str) -> Divergence | None:
         return next((e for e in self.entries if e.covers(test_id)), None)
 
+    def matches(self, test_id: str) -> list[Divergence]:
+        """Every entry listing the test (a failure is accepted if any of them expects it)."""
+        return [e for e in self.entries if e.covers(test_id)]
+
     def for_target(self, target: str, torch_version: str | None) -> "Divergences":
         return Divergences(tuple(e for e in self.entries if e.applies(target, torch_version)))
 

@@ -281,10 +281,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=f"excluded: feature {names} excluded by the user"))
             planned = "excluded"
         else:
-            entry = divergences.match(tid)
-            if entry is not None:
-                item.user_properties.append(("divergence", entry.id))
-                item.stash[_DIVERGENCE] = entry
+            entries = divergences.matches(tid)
+            if entries:  # several may list a test (e.g. one per torch range): any may explain a failure
+                item.user_properties.append(("divergence", entries[0].id))
+                item.stash[_DIVERGENCE] = entries
         plan.append({"id": tid, "feature": feature, "path": _path(item), "planned": planned})
         if planned != "run":
             dropped.append(item)
@@ -386,13 +386,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.user_properties.append(("failure", {k: v for k, v in details.items()}))
         if getattr(exc, "size", None) is not None:
             report.user_properties.append(("case_size", exc.size))
-    entry = item.stash.get(_DIVERGENCE, None)
-    if entry is not None:
-        if report.failed and call.excinfo is not None and all(entry.expects(e) for e in _all_failures(call.excinfo.value)):
+    entries = item.stash.get(_DIVERGENCE, None)
+    if entries:
+        entry = entries[0]
+        failures = _all_failures(call.excinfo.value) if call.excinfo is not None else []
+        matched = next((e for e in entries if failures and all(e.expects(f) for f in failures)), None)
+        if report.failed and matched is not None:
             report.outcome = "skipped"
-            report.wasxfail = f"{entry.id}: {entry.reason}"
+            report.wasxfail = f"{matched.id}: {matched.reason}"
+            report.user_properties = [p for p in report.user_properties if p[0] != "divergence"]
+            report.user_properties.append(("divergence", matched.id))
         elif report.failed:
-            report.longrepr = f"{report.longreprtext}\n\nknown divergence {entry.id} expects {entry.describe_expectation()}; this failure is different"
+            expected = "; ".join(f"{e.id} expects {e.describe_expectation()}" for e in entries)
+            report.longrepr = f"{report.longreprtext}\n\nknown divergence {expected}; this failure is different"
         elif report.passed:
             report.wasxfail = f"{entry.id}: {entry.reason}"
             if item.config.getoption("--adagrad-strict"):
