@@ -7,7 +7,10 @@ setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
 
 test:
-	$(PY) -m pytest -n auto
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m pytest -n auto
+
+format:
+	$(PY) -m ruff format . && $(PY) -m ruff check --fix .
 
 # Slow tiers, on demand (not run by CI).
 thorough:

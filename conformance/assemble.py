@@ -29,11 +29,18 @@ def environment(command: list[str]) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
-    return {"python": platform.python_version(), "torch": version("torch"), "pytest": version("pytest") or "?",
-            "hypothesis": version("hypothesis") or "?",
-            "plugins": [f"pytest-xdist-{version('pytest-xdist')}", f"hypothesis-{version('hypothesis')}",
-                        f"adagrad-conformance-{version('adagrad-conformance')}"],
-            "command": [Path(command[0]).name, *command[1:]] if command else []}
+    return {
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "pytest": version("pytest") or "?",
+        "hypothesis": version("hypothesis") or "?",
+        "plugins": [
+            f"pytest-xdist-{version('pytest-xdist')}",
+            f"hypothesis-{version('hypothesis')}",
+            f"adagrad-conformance-{version('adagrad-conformance')}",
+        ],
+        "command": [Path(command[0]).name, *command[1:]] if command else [],
+    }
 
 
 def _plan(directory: Path) -> dict[str, Any]:
@@ -57,8 +64,12 @@ def _statement(message: str) -> str:
     lines = [ln[4:] if ln.startswith("E   ") else ln[2:] for ln in message.splitlines() if ln.startswith("E ")]
     for line in lines:
         text = line.strip().lstrip("|").strip()
-        if (text and "----" not in text and not text.startswith("+")
-                and not text.startswith(("Exception Group", "ExceptionGroup", "BaseExceptionGroup", "Traceback"))):
+        if (
+            text
+            and "----" not in text
+            and not text.startswith("+")
+            and not text.startswith(("Exception Group", "ExceptionGroup", "BaseExceptionGroup", "Traceback"))
+        ):
             return text
     return (message.strip().splitlines() or [""])[-1].strip()
 
@@ -71,27 +82,55 @@ def _expected(record: dict[str, Any], entry: dict[str, Any] | None) -> bool:
         return False
     if entry.get("expect") == "numerics":
         return record.get("kind") == "numerics"
-    return record.get("kind") == entry.get("exception") and re.search(entry.get("match") or "", record["message"]) is not None
+    return (
+        record.get("kind") == entry.get("exception")
+        and re.search(entry.get("match") or "", record["message"]) is not None
+    )
 
 
-def _result(test: dict[str, Any], lines: list[dict[str, Any]], oracle_failed: dict[str, str],
-            first: dict[str, dict[str, Any]], kills: dict[str, dict[str, Any]],
-            divergences: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _result(
+    test: dict[str, Any],
+    lines: list[dict[str, Any]],
+    oracle_failed: dict[str, str],
+    first: dict[str, dict[str, Any]],
+    kills: dict[str, dict[str, Any]],
+    divergences: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
     tid = test["id"]
-    r: dict[str, Any] = {"id": tid, "feature": test["feature"], "path": test["path"], "outcome": "not-run",
-                         "worst_ulps": None, "tolerance_ulps": None, "case_size": None, "duration": 0.0,
-                         "step_ulps": [], "unsupported": [], "divergence": None, "message": "", "failure": None}
+    r: dict[str, Any] = {
+        "id": tid,
+        "feature": test["feature"],
+        "path": test["path"],
+        "outcome": "not-run",
+        "worst_ulps": None,
+        "tolerance_ulps": None,
+        "case_size": None,
+        "duration": 0.0,
+        "step_ulps": [],
+        "unsupported": [],
+        "divergence": None,
+        "message": "",
+        "failure": None,
+    }
     if test["planned"] in ("excluded", "not-claimed") and not lines:
         r["outcome"] = test["planned"]
         return r
     decisive = next((ln for ln in lines if ln["when"] in ("call", "???")), None) or next(
-        (ln for ln in lines if ln["outcome"] != "passed"), None)
+        (ln for ln in lines if ln["outcome"] != "passed"), None
+    )
     if decisive is None:
         kill = kills.get(tid)
         if kill is None:
             return r
-        decisive = {"when": "???", "outcome": "failed", "properties": [], "message": "", "wasxfail": None,
-                    "duration": kill.get("own_seconds", 0.0), "skip_reason": ""}
+        decisive = {
+            "when": "???",
+            "outcome": "failed",
+            "properties": [],
+            "message": "",
+            "wasxfail": None,
+            "duration": kill.get("own_seconds", 0.0),
+            "skip_reason": "",
+        }
     props = decisive.get("properties", [])
     ulps = [v for k, v in props if k == "ulps"]
     sizes = [v for k, v in props if k == "case_size"]
@@ -114,19 +153,28 @@ def _result(test: dict[str, Any], lines: list[dict[str, Any]], oracle_failed: di
             message = f"skipped without the suite planning it: {reason}"
     if decisive["when"] == "???" or (outcome == "failed" and tid in kills):
         kill = kills.get(tid)
-        if kill and kill["why"] == "shrink" and tid in first and _expected(first[tid], divergences.get(r["divergence"])):
+        if (
+            kill
+            and kill["why"] == "shrink"
+            and tid in first
+            and _expected(first[tid], divergences.get(r["divergence"]))
+        ):
             outcome = "xfailed"  # failed as its known divergence expects, then ran out of time shrinking
         elif kill and kill["why"] == "shrink" and tid in first:
             outcome = "failed"
             rec = first[tid]
-            message = (f"{rec['message']}\n\n(reported as first found: shrinking stopped after "
-                       f"{kill['limit']:.0f} s of the target's time)")
+            message = (
+                f"{rec['message']}\n\n(reported as first found: shrinking stopped after "
+                f"{kill['limit']:.0f} s of the target's time)"
+            )
             failure = {**(rec.get("details") or {}), "statement": _statement("E   " + rec["message"])}
             r["case_size"] = rec.get("size")
         elif kill and kill["why"] == "timeout":
             outcome = "timed-out"
-            message = (f"the test did not finish within {kill['limit']:g} s of the target's own time "
-                       f"(waiting for a CPU not counted); the process running it was killed")
+            message = (
+                f"the test did not finish within {kill['limit']:g} s of the target's own time "
+                f"(waiting for a CPU not counted); the process running it was killed"
+            )
         else:
             outcome = "crashed"
             message = message or "the process running this test died"
@@ -141,8 +189,18 @@ def _result(test: dict[str, Any], lines: list[dict[str, Any]], oracle_failed: di
         r["message"] = message
         if failure is None:
             failure = {"statement": _statement(message) or outcome}
-        base = {"statement": "", "step": None, "tensor": None, "tensor_index": None, "index": None,
-                "target": None, "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}
+        base = {
+            "statement": "",
+            "step": None,
+            "tensor": None,
+            "tensor_index": None,
+            "index": None,
+            "target": None,
+            "oracle": None,
+            "ulps": None,
+            "tolerance_ulps": None,
+            "snippet": None,
+        }
         r["failure"] = {**base, **{k: v for k, v in failure.items() if k in base}}
         r["tolerance_ulps"] = r["failure"]["tolerance_ulps"]
     return r
@@ -152,7 +210,9 @@ def assemble(directory: Path | None, meta: dict[str, Any]) -> dict[str, Any]:
     """The JSON report of the run whose state is in ``directory``; ``meta`` carries the rest
     (target, adapter, description, profile, seed, strict, excluded, device, environment, run,
     problems)."""
-    plan = _plan(directory) if directory else {"tests": [], "stale_divergences": [], "divergences": [], "unsupported": []}
+    plan = (
+        _plan(directory) if directory else {"tests": [], "stale_divergences": [], "divergences": [], "unsupported": []}
+    )
     lines: dict[str, list[dict[str, Any]]] = {}
     for ln in run_state.read_jsonl(directory / "results.jsonl") if directory else []:
         lines.setdefault(ln["id"], []).append(ln)
@@ -171,23 +231,42 @@ def assemble(directory: Path | None, meta: dict[str, Any]) -> dict[str, Any]:
             kills[entry["test"]] = entry
     by_id = {d["id"]: d for d in plan["divergences"]}
     for t in plan["tests"]:  # the divergence a test is listed under (its result may never have come)
-        t.setdefault("divergence", next((d["id"] for d in plan["divergences"]
-                                         if any(x == t["id"] or t["id"].startswith(x + "[") for x in d["tests"])), None))
+        t.setdefault(
+            "divergence",
+            next(
+                (
+                    d["id"]
+                    for d in plan["divergences"]
+                    if any(x == t["id"] or t["id"].startswith(x + "[") for x in d["tests"])
+                ),
+                None,
+            ),
+        )
     results = [_result(t, lines.get(t["id"], []), oracle_failed, first, kills, by_id) for t in plan["tests"]]
-    divergences = [{"id": d["id"], "reason": d["reason"], "tests": d["tests"],
-                    "used_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xfailed"],
-                    "xpassed_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xpassed"]}
-                   for d in plan["divergences"]]
+    divergences = [
+        {
+            "id": d["id"],
+            "reason": d["reason"],
+            "tests": d["tests"],
+            "used_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xfailed"],
+            "xpassed_by": [r["id"] for r in results if r["divergence"] == d["id"] and r["outcome"] == "xpassed"],
+        }
+        for d in plan["divergences"]
+    ]
     import sys
 
     env = meta.get("environment") or environment([sys.executable, *sys.argv])
     report = {
         "schema_version": 2,
-        "target": meta["target"], "adapter": meta.get("adapter", "torch"),
+        "target": meta["target"],
+        "adapter": meta.get("adapter", "torch"),
         "description": meta.get("description") or plan.get("description") or meta["target"],
-        "profile": meta["profile"], "seed": int(meta.get("seed", 0)), "strict": bool(meta.get("strict")),
+        "profile": meta["profile"],
+        "seed": int(meta.get("seed", 0)),
+        "strict": bool(meta.get("strict")),
         "environment": env,
-        "excluded": sorted(meta.get("excluded", [])), "not_claimed": list(plan.get("unsupported", [])),
+        "excluded": sorted(meta.get("excluded", [])),
+        "not_claimed": list(plan.get("unsupported", [])),
         "results": results,
         "run": meta.get("run") or {"status": "complete", "reason": None, "timeouts": 0, "wall_seconds": 0.0},
         "problems": list(meta.get("problems", [])),

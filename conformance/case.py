@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from adagrad.reference import SparseGrad
 
 __all__ = ["Case", "Grad", "TargetStep", "Trajectory", "clone_case"]
 
-Grad = Union[np.ndarray, SparseGrad, None]
+Grad = np.ndarray | SparseGrad | None
 #: A tensor as the target holds it: (dtype name, bit patterns); complex as real pairs.
 Bits = tuple[str, np.ndarray]
 

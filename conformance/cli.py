@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import runner
-
     from adagrad.fixtures import cli as fixtures_cli
+
+    from . import runner
 
     runner.register(sub)
     fixtures_cli.register(sub)
@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     missing = missing_suite_dependencies()
     if missing:
-        print(f"adagrad-conformance: error: the suite needs {', '.join(missing)}: "
-              "pip install 'adagrad-conformance[suite]'", file=sys.stderr)
+        print(
+            f"adagrad-conformance: error: the suite needs {', '.join(missing)}: "
+            "pip install 'adagrad-conformance[suite]'",
+            file=sys.stderr,
+        )
         return 2
     parser = build_parser()
     try:

@@ -51,8 +51,12 @@ def _encode_grad(g: Any) -> Any:
     if g is None:
         return None
     if isinstance(g, SparseGrad):
-        return {"sparse": True, "indices": encode_array(np.asarray(g.indices, dtype=np.int64)),
-                "values": encode_array(g.values), "shape": list(g.shape)}
+        return {
+            "sparse": True,
+            "indices": encode_array(np.asarray(g.indices, dtype=np.int64)),
+            "values": encode_array(g.values),
+            "shape": list(g.shape),
+        }
     return encode_array(g)
 
 
@@ -98,13 +102,17 @@ def encode_trajectory(trajectory: Trajectory) -> list[dict[str, Any]]:
     """A target's steps: per step the params' and sums' bit patterns with their dtypes, and steps."""
     out = []
     for st in trajectory:
-        out.append({
-            "params": [[dt, encode_array(b)] for dt, b in st.params],
-            "sums": [None if s is None else [s[0], encode_array(s[1])] for s in st.sums],
-            "steps": [None if s is None else [s[0], encode_array(s[1])] if isinstance(s, tuple) else s for s in st.steps],
-            "error": st.error,
-            "state_unread": st.state_unread,
-        })
+        out.append(
+            {
+                "params": [[dt, encode_array(b)] for dt, b in st.params],
+                "sums": [None if s is None else [s[0], encode_array(s[1])] for s in st.sums],
+                "steps": [
+                    None if s is None else [s[0], encode_array(s[1])] if isinstance(s, tuple) else s for s in st.steps
+                ],
+                "error": st.error,
+                "state_unread": st.state_unread,
+            }
+        )
     return out
 
 
@@ -112,11 +120,13 @@ def decode_trajectory(data: list[dict[str, Any]]) -> Trajectory:
     """Inverse of :func:`encode_trajectory` (bit patterns stay bit patterns)."""
     steps = []
     for st in data:
-        steps.append(TargetStep(
-            params=[(dt, decode_array(b)) for dt, b in st["params"]],
-            sums=[None if s is None else (s[0], decode_array(s[1])) for s in st["sums"]],
-            steps=[(s[0], decode_array(s[1])) if isinstance(s, list) else s for s in st["steps"]],
-            error=st.get("error"),
-            state_unread=bool(st.get("state_unread", False)),
-        ))
+        steps.append(
+            TargetStep(
+                params=[(dt, decode_array(b)) for dt, b in st["params"]],
+                sums=[None if s is None else (s[0], decode_array(s[1])) for s in st["sums"]],
+                steps=[(s[0], decode_array(s[1])) if isinstance(s, list) else s for s in st["steps"]],
+                error=st.get("error"),
+                state_unread=bool(st.get("state_unread", False)),
+            )
+        )
     return steps

@@ -21,8 +21,14 @@ from .tensor_bits import decode_bits
 __all__ = ["HYPER_DEFAULTS", "OutsideErrorModel", "compare_arrays", "compare_trajectory", "run_oracle"]
 
 #: torch's defaults (spec R2): a case leaves a hyperparameter out of a group to mean this value.
-HYPER_DEFAULTS: dict[str, Any] = {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0,
-                                  "initial_accumulator_value": 0.0, "eps": 1e-10, "maximize": False}
+HYPER_DEFAULTS: dict[str, Any] = {
+    "lr": 1e-2,
+    "lr_decay": 0.0,
+    "weight_decay": 0.0,
+    "initial_accumulator_value": 0.0,
+    "eps": 1e-10,
+    "maximize": False,
+}
 
 
 class OutsideErrorModel(AssertionError):
@@ -53,8 +59,11 @@ def run_oracle(case: Case):
     trackers = []
     for i, p in enumerate(params):
         tau = _full(case.groups[case.group_of(i)], case.options)["initial_accumulator_value"]
-        trackers.append(ErrorTracker(case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau,
-                                     exact_start=case.start is not None))  # a loaded state is exact in the dtype
+        trackers.append(
+            ErrorTracker(
+                case.real_dtype, _pairs(p.data).shape, initial_accumulator_value=tau, exact_start=case.start is not None
+            )
+        )  # a loaded state is exact in the dtype
     if case.start is not None:
         for p, (s, t) in zip(params, case.start):
             opt.state[p] = {"step": int(t), "sum": np.array(s, dtype=p.data.dtype)}
@@ -82,7 +91,9 @@ def run_oracle(case: Case):
             else:
                 dense = np.asarray(g)
             state = opt.state[p]
-            b = trackers[i].step(_pairs(p.data), _pairs(dense), _pairs(state["sum"]), state["step"], touched=touched, **hyper)
+            b = trackers[i].step(
+                _pairs(p.data), _pairs(dense), _pairs(state["sum"]), state["step"], touched=touched, **hyper
+            )
             bounds[i] = (b.param, b.sum)
         for group in opt.param_groups:  # the oracle receives the lr as the target's tensor holds it
             group["lr"] = _oracle_lr(case, group["lr"])
@@ -129,8 +140,14 @@ def compare_arrays(
     fmt = FORMATS[dtype]
     a, e = _pairs(actual).astype(np.float64), _pairs(expected).astype(np.float64)
     if a.shape != e.shape:
-        return np.inf, {"statement": f"shape {a.shape} where {e.shape} was expected", "index": None,
-                        "target": None, "oracle": None, "ulps": None, "tolerance_ulps": None}
+        return np.inf, {
+            "statement": f"shape {a.shape} where {e.shape} was expected",
+            "index": None,
+            "target": None,
+            "oracle": None,
+            "ulps": None,
+            "tolerance_ulps": None,
+        }
     scale = np.abs(e) if previous is None else np.maximum(np.abs(e), np.abs(_pairs(previous)))
     b = np.broadcast_to(bound, e.shape)
     with np.errstate(all="ignore"):
@@ -157,8 +174,11 @@ def compare_arrays(
         "statement": f"{int(bad.sum())} of {bad.size} element(s) outside the error model; worst at "
         f"{tuple(int(i) for i in idx)}: target {float(a[idx])!r}, oracle {float(e[idx])!r}, |diff| {err[idx]:.3g} = "
         f"{err_ulps[idx]:.3g} ulps, tolerance {tol:.3g} ulps",
-        "index": [int(i) for i in idx], "target": _num(a[idx]), "oracle": _num(e[idx]),
-        "ulps": _num(err_ulps[idx]), "tolerance_ulps": _num(tol),
+        "index": [int(i) for i in idx],
+        "target": _num(a[idx]),
+        "oracle": _num(e[idx]),
+        "ulps": _num(err_ulps[idx]),
+        "tolerance_ulps": _num(tol),
     }
 
 
@@ -200,14 +220,31 @@ def compare_trajectory(case: Case, trajectory: Trajectory) -> dict[str, Any]:
     complex_case = case.dtype.startswith("complex")
     dtype = case.real_dtype
     before = [list(case.params), [s for s, _ in case.start] if case.start else [None] * len(case.params)]
-    result: dict[str, Any] = {"worst_ulps": 0.0, "tolerance_ulps": None, "per_step": per_step, "failure": None,
-                              "outside": None, "size": case.size}
+    result: dict[str, Any] = {
+        "worst_ulps": 0.0,
+        "tolerance_ulps": None,
+        "per_step": per_step,
+        "failure": None,
+        "outside": None,
+        "size": case.size,
+    }
 
-    def fail(k: int, statement: str, tensor: str | None = None, which: int | None = None, **detail: Any) -> dict[str, Any]:
+    def fail(
+        k: int, statement: str, tensor: str | None = None, which: int | None = None, **detail: Any
+    ) -> dict[str, Any]:
         where = " ".join(x for x in (tensor, None if which is None else str(which)) if x)
-        result["failure"] = {"statement": f"{where + ' ' if where else ''}after step {k + 1}: {statement}",
-                             "step": k + 1, "tensor": tensor, "tensor_index": which, "index": None,
-                             "target": None, "oracle": None, "ulps": None, "tolerance_ulps": None, **detail}
+        result["failure"] = {
+            "statement": f"{where + ' ' if where else ''}after step {k + 1}: {statement}",
+            "step": k + 1,
+            "tensor": tensor,
+            "tensor_index": which,
+            "index": None,
+            "target": None,
+            "oracle": None,
+            "ulps": None,
+            "tolerance_ulps": None,
+            **detail,
+        }
         result["worst_ulps"], result["tolerance_ulps"] = worst, detail.get("tolerance_ulps")
         return result
 
@@ -222,7 +259,9 @@ def compare_trajectory(case: Case, trajectory: Trajectory) -> dict[str, Any]:
             count, step_dtype = _step_count(got.steps[i])
             expected_count = w_steps[i] if w_sums[i] is not None and not got.state_unread else None
             if expected_count is not None and count != expected_count:
-                shown = "no state" if count is None else f"{count:g}" + (f" (held in {step_dtype})" if step_dtype else "")
+                shown = (
+                    "no state" if count is None else f"{count:g}" + (f" (held in {step_dtype})" if step_dtype else "")
+                )
                 return fail(k, f"step count {shown}, expected {expected_count}", "step", i)
             for name, a_bits, e, b, prev in (
                 ("param", got.params[i], w_params[i], b_params[i], before[0][i]),

@@ -26,13 +26,26 @@ from adagrad.reference import SparseGrad
 from .case import Case, TargetStep, Trajectory, clone_case
 from .codec import encode_case, encode_trajectory
 from .comparison import HYPER_DEFAULTS, OutsideErrorModel, compare_arrays, run_oracle
-from .tensor_bits import decode_bits, tensor_bits, tensor_from_values
 from .run_state import first_failure, test_id
 from .target import Target
+from .tensor_bits import decode_bits, tensor_bits, tensor_from_values
 
 __all__ = [
-    "Case", "ConformanceFailure", "OutsideErrorModel", "build_target", "check_case", "clone_case", "compare_arrays",
-    "judge", "read_step", "run_target_steps", "run_oracle", "run_target", "snippet", "to_numpy", "to_torch",
+    "Case",
+    "ConformanceFailure",
+    "OutsideErrorModel",
+    "build_target",
+    "check_case",
+    "clone_case",
+    "compare_arrays",
+    "judge",
+    "read_step",
+    "run_target_steps",
+    "run_oracle",
+    "run_target",
+    "snippet",
+    "to_numpy",
+    "to_torch",
 ]
 
 Grad = Any
@@ -117,7 +130,9 @@ def _construct(target: Target, case: Case) -> tuple[Any, list[Any]]:
     tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]
-    if len(case.groups) == 1 and "added_at" not in case.groups[0]:  # the everyday form: hyperparameters as constructor keywords
+    if (
+        len(case.groups) == 1 and "added_at" not in case.groups[0]
+    ):  # the everyday form: hyperparameters as constructor keywords
         hyper = _given(case, {k: v for k, v in case.groups[0].items() if k != "params"})
         return target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options), tensors
     groups = [_target_group(case, g, tensors) for g in case.groups if "added_at" not in g]
@@ -182,7 +197,10 @@ def _untouched(case: Case, i: int, k: int) -> bool:
 def _initial_sum(case: Case, i: int) -> Any:
     """The initial accumulator of param ``i`` (its group's tau), as bits of the case's dtype."""
     group = case.groups[case.group_of(i)]
-    tau = group.get("initial_accumulator_value", case.options.get("initial_accumulator_value", HYPER_DEFAULTS["initial_accumulator_value"]))
+    tau = group.get(
+        "initial_accumulator_value",
+        case.options.get("initial_accumulator_value", HYPER_DEFAULTS["initial_accumulator_value"]),
+    )
     import torch
 
     # rounded to the dtype as torch.full_like(param, tau) rounds it
@@ -217,7 +235,9 @@ def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target |
                 sums[i] = tensor_bits(entry["sum"])
                 steps[i] = _step_value(entry["step"])
             except (KeyError, TypeError, AttributeError) as exc:
-                return TargetStep(params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})")
+                return TargetStep(
+                    params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})"
+                )
         return TargetStep(params, sums, steps)
     from .target_spec import NO_MAPPING, read_state
 
@@ -230,7 +250,9 @@ def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target |
             return TargetStep(params, sums, steps, state_unread=True)
         return TargetStep(params, sums, steps, entries)
     if len(entries) != len(order):
-        return TargetStep(params, sums, steps, f"the target holds {len(entries)} parameters in its groups, {len(order)} were given")
+        return TargetStep(
+            params, sums, steps, f"the target holds {len(entries)} parameters in its groups, {len(order)} were given"
+        )
     for entry, i in zip(entries, order):
         if entry is None:
             if _untouched(case, i, k):
@@ -256,14 +278,20 @@ def _asked(case: Case, k: int | None) -> tuple[list[str], list[str]]:
     for g in case.groups:
         if k is None and "added_at" in g or k is not None and g.get("added_at", 0) > k:
             continue
-        drawn |= {key for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")}) if key != "lr"}
+        drawn |= {
+            key for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")}) if key != "lr"
+        }
     for j in range(0 if k is None else k + 1):
         drawn |= {key for _, key, _v in case.edits.get(j, []) if key != "lr"}
     words = {key for key, v in case.options.items() if v not in (None, False)}
     if case.lr_tensor_dtype:
         words |= {"lr", "tensor"}
-    words |= {case.dtype, {"float64": "double", "float16": "half", "complex128": "complexdouble",
-                           "complex64": "complexfloat"}.get(case.dtype, case.dtype)}
+    words |= {
+        case.dtype,
+        {"float64": "double", "float16": "half", "complex128": "complexdouble", "complex64": "complexfloat"}.get(
+            case.dtype, case.dtype
+        ),
+    }
     if case.dtype.startswith("complex"):
         words.add("complex")
     if any(g is not None and not isinstance(g, np.ndarray) for step in case.grads for g in step):
@@ -299,8 +327,12 @@ def _same_state(a: TargetStep, b: TargetStep) -> bool:
             return x[0] == y[0] and np.array_equal(x[1], y[1])
         return x == y
 
-    return (a.error == b.error and all(same(x, y) for x, y in zip(a.params, b.params))
-            and all(same(x, y) for x, y in zip(a.sums, b.sums)) and all(same(x, y) for x, y in zip(a.steps, b.steps)))
+    return (
+        a.error == b.error
+        and all(same(x, y) for x, y in zip(a.params, b.params))
+        and all(same(x, y) for x, y in zip(a.sums, b.sums))
+        and all(same(x, y) for x, y in zip(a.steps, b.steps))
+    )
 
 
 def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: TargetStep | None, after: Any) -> None:
@@ -320,8 +352,10 @@ def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: 
         except Exception:  # noqa: BLE001 - unreadable after the refusal: not clean
             return
         if not _same_state(before, now):
-            raise AssertionError(f"the target refused ({type(exc).__name__}: {message}) after step {k + 1} had "
-                                 "already changed its params or state: a refusal must come before any change") from exc
+            raise AssertionError(
+                f"the target refused ({type(exc).__name__}: {message}) after step {k + 1} had "
+                "already changed its params or state: a refusal must come before any change"
+            ) from exc
     from .target_spec import refuse
 
     refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=not named_drawn, cause=exc)
@@ -331,7 +365,11 @@ def _claims_refusal(target: Target, case: Case) -> None:
     spec = getattr(target, "target_spec", None)
     if spec is None:
         return
-    given = [key for g in case.groups for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")})]
+    given = [
+        key
+        for g in case.groups
+        for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")})
+    ]
     given += [key for edits in case.edits.values() for _, key, _v in edits]
     reason = spec.claims.refusal(case.dtype, case.device, case.options, given)
     if reason:  # a dtype, device or path is the test's own: the whole test is not claimed
@@ -347,7 +385,9 @@ def _skip_test(reason: str) -> None:
     raise exc
 
 
-def run_target_steps(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None) -> Iterator[TargetStep]:
+def run_target_steps(
+    target: Target, case: Case, opt_and_params: tuple[Any, list[Any]] | None = None
+) -> Iterator[TargetStep]:
     """Yield what the target holds after each step of the case (bit patterns).
 
     For a target the suite loaded, a case outside its claims, or one its constructor or a step
@@ -379,7 +419,7 @@ def run_target_steps(target: Target, case: Case, opt_and_params: tuple[Any, list
                 p.grad = _torch_grad(g, case)
             opt.step()
         except Exception as exc:
-            _refused(target, case, exc, k, before, lambda: read_step(opt, tensors, case, k - 1, target))
+            _refused(target, case, exc, k, before, lambda k=k: read_step(opt, tensors, case, k - 1, target))
             raise
         before = read_step(opt, tensors, case, k, target)
         if watched and k == 0:
@@ -400,7 +440,10 @@ def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]]
         return v[..., 0] + 1j * v[..., 1] if cplx else v
 
     for st in run_target_steps(target, case, opt_and_params):
-        steps = [int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else (0 if s is None else int(s)) for s in st.steps]
+        steps = [
+            int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else (0 if s is None else int(s))
+            for s in st.steps
+        ]
         yield [values(p) for p in st.params], [values(s) for s in st.sums], steps
 
 
@@ -416,15 +459,23 @@ def _current_test() -> str | None:
     return test.rsplit(" (", 1)[0] or None
 
 
-def judge(target: Target, case: Case, trajectory: Trajectory, record: Recorder | None = None, *, what: str = "") -> float:
+def judge(
+    target: Target, case: Case, trajectory: Trajectory, record: Recorder | None = None, *, what: str = ""
+) -> float:
     """Have the oracle's process judge ``trajectory`` (the target's steps of ``case``).
 
     Returns the worst error in ulps; raises :class:`ConformanceFailure` on a deviation; a drawn
     case outside the error model is rejected (hypothesis draws another), a fixed one fails.
     """
 
-    answer = _oracle().request({"op": "check", "case": encode_case(case), "trajectory": encode_trajectory(trajectory),
-                                "test_id": test_id(_current_test() or "")})
+    answer = _oracle().request(
+        {
+            "op": "check",
+            "case": encode_case(case),
+            "trajectory": encode_trajectory(trajectory),
+            "test_id": test_id(_current_test() or ""),
+        }
+    )
     record_steps = getattr(record, "record_steps", None)
     if record_steps is not None and answer["per_step"]:
         record_steps(case.real_dtype, answer["per_step"])
@@ -457,8 +508,11 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
             if st.error:
                 break
     except Exception as exc:  # target code raised: the first failure is recorded before shrinking
-        first_failure(f"{what + ': ' if what else ''}the target raised {type(exc).__name__}: {exc}", case.size,
-                      kind=type(exc).__name__)
+        first_failure(
+            f"{what + ': ' if what else ''}the target raised {type(exc).__name__}: {exc}",
+            case.size,
+            kind=type(exc).__name__,
+        )
         raise
     return judge(target, case, trajectory, record, what=what)
 
@@ -466,8 +520,11 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
 def _fail(target: Target, case: Case, message: str, what: str, details: dict[str, Any]) -> None:
     head = f"{what}: " if what else ""
     first_failure(head + message, case.size, details)
-    raise ConformanceFailure(f"{head}{message}\n\nReproduce with:\n{snippet(target, case)}",
-                             {**details, "snippet": snippet(target, case)}, case.size)
+    raise ConformanceFailure(
+        f"{head}{message}\n\nReproduce with:\n{snippet(target, case)}",
+        {**details, "snippet": snippet(target, case)},
+        case.size,
+    )
 
 
 # -- reproduction -------------------------------------------------------------------------------
@@ -489,7 +546,10 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     cdt = "complex128" if case.dtype.startswith("complex") else "float64"
     lines = [
         "import torch",
-        *(getattr(target, "loader", None) or f"from adagrad.conformance.target import load_target\nTarget = load_target({target.spec!r}).factory").splitlines(),
+        *(
+            getattr(target, "loader", None)
+            or f"from adagrad.conformance.target import load_target\nTarget = load_target({target.spec!r}).factory"
+        ).splitlines(),
         f"dt = torch.{case.dtype}",
         "params = [",
     ]
@@ -498,7 +558,9 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     lines.append("]")
     if len(case.groups) == 1:
         g = case.groups[0]
-        hyper = ", ".join(f"{k}={_hyper_literal(case, k, v)}" for k, v in {**g, **case.options}.items() if k != "params")
+        hyper = ", ".join(
+            f"{k}={_hyper_literal(case, k, v)}" for k, v in {**g, **case.options}.items() if k != "params"
+        )
         lines.append(f"opt = Target([{', '.join(f'params[{i}]' for i in g['params'])}], {hyper})")
     else:
         lines.append("opt = Target([")
@@ -509,7 +571,9 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     if case.start is not None:
         lines.append("sd = opt.state_dict()")
         for i, (s, t) in enumerate(case.start):
-            lines.append(f"sd['state'][{i}] = {{'step': torch.tensor({float(t)!r}), 'sum': torch.tensor({_literal(s)}, dtype=torch.{cdt}).to(dt)}}")
+            lines.append(
+                f"sd['state'][{i}] = {{'step': torch.tensor({float(t)!r}), 'sum': torch.tensor({_literal(s)}, dtype=torch.{cdt}).to(dt)}}"
+            )
         lines.append("opt.load_state_dict(sd)")
     for k, step_grads in enumerate(case.grads):
         for gi, key, value in case.edits.get(k, []):

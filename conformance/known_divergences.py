@@ -87,14 +87,16 @@ class Divergences:
         """Every entry listing the test (a failure is accepted if any of them expects it)."""
         return [e for e in self.entries if e.covers(test_id)]
 
-    def for_target(self, target: str, torch_version: str | None) -> "Divergences":
+    def for_target(self, target: str, torch_version: str | None) -> Divergences:
         return Divergences(tuple(e for e in self.entries if e.applies(target, torch_version)))
 
     def stale(self, test_ids: list[str]) -> list[Divergence]:
         """Entries with a listed test that matches no collected test."""
-        return [e for e in self.entries if any(not any(t == i or i.startswith(t + "[") for i in test_ids) for t in e.tests)]
+        return [
+            e for e in self.entries if any(not any(t == i or i.startswith(t + "[") for i in test_ids) for t in e.tests)
+        ]
 
-    def __add__(self, other: "Divergences") -> "Divergences":
+    def __add__(self, other: Divergences) -> Divergences:
         return Divergences(self.entries + other.entries)
 
 
@@ -112,8 +114,10 @@ def _entry(path: Path, n: int, raw: dict[str, Any], user_file: bool) -> Divergen
         raise DivergenceFileError(f"{where}: 'tests' must be a non-empty list of test ids")
     for t in tests:
         if any(c in t for c in "*?") or not _ID.match(t):
-            raise DivergenceFileError(f"{where}: {t!r} is not an exact test id (module.py::test or "
-                                      "module.py::test[params]); globs are refused")
+            raise DivergenceFileError(
+                f"{where}: {t!r} is not an exact test id (module.py::test or "
+                "module.py::test[params]); globs are refused"
+            )
     if raw["expect"] not in ("numerics", "raises"):
         raise DivergenceFileError(f"{where}: expect must be 'numerics' or 'raises', got {raw['expect']!r}")
     if raw["expect"] == "raises" and not raw.get("exception"):
@@ -133,9 +137,16 @@ def _entry(path: Path, n: int, raw: dict[str, Any], user_file: bool) -> Divergen
     targets = raw.get("targets")
     if targets is None and not user_file:
         raise DivergenceFileError(f"{where}: the packaged file must name its targets")
-    return Divergence(id=str(raw["id"]), reason=str(raw["reason"]), tests=tuple(tests), expect=raw["expect"],
-                      targets=None if targets is None else tuple(targets), torch=raw.get("torch"),
-                      exception=raw.get("exception"), match=raw.get("match"))
+    return Divergence(
+        id=str(raw["id"]),
+        reason=str(raw["reason"]),
+        tests=tuple(tests),
+        expect=raw["expect"],
+        targets=None if targets is None else tuple(targets),
+        torch=raw.get("torch"),
+        exception=raw.get("exception"),
+        match=raw.get("match"),
+    )
 
 
 def load_divergences(path: Path, *, user_file: bool = True) -> Divergences:
@@ -148,6 +159,8 @@ def load_divergences(path: Path, *, user_file: bool = True) -> Divergences:
         raise DivergenceFileError(f"{path} is not TOML ({exc}); see the format in docs/protocols.md") from None
     extra = set(data) - {"divergence"}
     if extra:
-        raise DivergenceFileError(f"{path}: unknown top-level key(s) {', '.join(sorted(extra))} (expected [[divergence]] tables)")
+        raise DivergenceFileError(
+            f"{path}: unknown top-level key(s) {', '.join(sorted(extra))} (expected [[divergence]] tables)"
+        )
     entries = data.get("divergence", [])
     return Divergences(tuple(_entry(path, n, raw, user_file) for n, raw in enumerate(entries, start=1)))

@@ -54,19 +54,20 @@ class OracleClient:
     """A handle on a running oracle service (one per test process)."""
 
     _lock = threading.Lock()
-    _current: "OracleClient | None" = None
+    _current: OracleClient | None = None
 
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
 
     @classmethod
-    def start(cls, env: dict[str, str] | None = None) -> "OracleClient":
+    def start(cls, env: dict[str, str] | None = None) -> OracleClient:
         """Start the service (once per process); later calls return the running one."""
         with cls._lock:
             if cls._current is None or cls._current.proc.poll() is not None:
                 cmd = [sys.executable, "-m", "adagrad.conformance.oracle_service"]
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env=dict(env if env is not None else os.environ))
+                proc = subprocess.Popen(
+                    cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(env if env is not None else os.environ)
+                )
                 cls._current = cls(proc)
             return cls._current
 
@@ -86,7 +87,9 @@ class OracleClient:
                 _write(self.proc.stdin, message)
                 answer = _read(self.proc.stdout)
             except (OSError, EOFError, ValueError) as exc:
-                raise OracleUnavailable(f"the oracle's process stopped answering ({type(exc).__name__}: {exc})") from None
+                raise OracleUnavailable(
+                    f"the oracle's process stopped answering ({type(exc).__name__}: {exc})"
+                ) from None
         if "error" in answer:
             raise OracleUnavailable(f"the oracle's process failed: {answer['error']}")
         return answer
@@ -112,8 +115,12 @@ class _Journal:
         if self.dir is None or not request.get("test_id"):
             return
         failed = result["failure"] is not None
-        line = {"test": request["test_id"], "failed": failed, "size": result["size"],
-                "statement": result["failure"]["statement"] if failed else None}
+        line = {
+            "test": request["test_id"],
+            "failed": failed,
+            "size": result["size"],
+            "statement": result["failure"]["statement"] if failed else None,
+        }
         with open(self.dir / f"oracle-{os.getpid()}.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
         if failed and self.records < MAX_RECORDS and result["size"] <= MAX_RECORD_SIZE:

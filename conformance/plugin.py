@@ -36,7 +36,7 @@ import pytest
 from . import run_state
 from .adapters.base import Resolved, resolve, take_unsupported
 from .features import FEATURES
-from .known_divergences import DEFAULT_FILE, Divergences, DivergenceFileError, load_divergences
+from .known_divergences import DEFAULT_FILE, DivergenceFileError, Divergences, load_divergences
 from .target import DEFAULT_TARGET, TargetError, load_target
 
 _STATE_KEY = pytest.StashKey[dict]()
@@ -54,16 +54,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--adagrad-xfails", default=None, metavar="FILE", help="a known-divergences file (TOML)")
     group.addoption("--adagrad-strict", action="store_true", help="a known divergence that passes fails the run")
     group.addoption("--adagrad-report", default=None, metavar="FILE", help="write a JSON report")
-    group.addoption("--adagrad-no-shrink", action="store_true", help="report the first failing example unshrunk (faster)")
-    group.addoption("--adagrad-adapter", default="torch", choices=("torch", "functional"), help="how the target is driven")
-    group.addoption("--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)")
-    group.addoption("--adagrad-exec-timeout", default=10.0, type=float, metavar="SECONDS", help="per-answer time limit of --adagrad-exec")
-    group.addoption("--adagrad-device", default="cpu", metavar="DEVICE", help="torch device of the target's tensors (cpu, cuda)")
-    group.addoption("--adagrad-target-spec", default=None, metavar="FILE|module:attr",
-                    help="the target's state mapping and claims (TOML/JSON file or entry point; 'none': no shipped spec)")
-    group.addoption("--adagrad-claims", action="append", default=[], metavar="KEY=A,B",
-                    help="what the target claims: dtypes, devices, paths, hyperparameters, features, not_claimed (repeatable)")
-    group.addoption("--adagrad-strict-support", action="store_true", help="a refusal of a case (unsupported) is a failure")
+    group.addoption(
+        "--adagrad-no-shrink", action="store_true", help="report the first failing example unshrunk (faster)"
+    )
+    group.addoption(
+        "--adagrad-adapter", default="torch", choices=("torch", "functional"), help="how the target is driven"
+    )
+    group.addoption(
+        "--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)"
+    )
+    group.addoption(
+        "--adagrad-exec-timeout",
+        default=10.0,
+        type=float,
+        metavar="SECONDS",
+        help="per-answer time limit of --adagrad-exec",
+    )
+    group.addoption(
+        "--adagrad-device", default="cpu", metavar="DEVICE", help="torch device of the target's tensors (cpu, cuda)"
+    )
+    group.addoption(
+        "--adagrad-target-spec",
+        default=None,
+        metavar="FILE|module:attr",
+        help="the target's state mapping and claims (TOML/JSON file or entry point; 'none': no shipped spec)",
+    )
+    group.addoption(
+        "--adagrad-claims",
+        action="append",
+        default=[],
+        metavar="KEY=A,B",
+        help="what the target claims: dtypes, devices, paths, hyperparameters, features, not_claimed (repeatable)",
+    )
+    group.addoption(
+        "--adagrad-strict-support", action="store_true", help="a refusal of a case (unsupported) is a failure"
+    )
 
 
 def _active(config: pytest.Config) -> bool:
@@ -77,12 +102,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "feature(name): the conformance feature a test belongs to")
     config.addinivalue_line("markers", "requires(*names): other features a test needs")
     config.addinivalue_line("markers", "spec(*rules): the spec rules (docs/spec.md) a test checks")
-    config.addinivalue_line("markers", "time_limit(seconds): this test may take at least this long (e.g. it spawns processes)")
+    config.addinivalue_line(
+        "markers", "time_limit(seconds): this test may take at least this long (e.g. it spawns processes)"
+    )
     if not _active(config):
         return  # inert: no profile, no fixtures, nothing else in a run that is not the suite's
-    from . import profiles
-
-    from . import suite_fixtures
+    from . import profiles, suite_fixtures
 
     config.pluginmanager.register(suite_fixtures, "adagrad-conformance-fixtures")
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
@@ -155,18 +180,33 @@ def _load(config: pytest.Config) -> None:
         return
     try:
         if config.getoption("--adagrad-exec") or config.getoption("--adagrad-adapter") != "torch":
-            resolved = resolve(config.getoption("--adagrad-target"), config.getoption("--adagrad-adapter"),
-                               config.getoption("--adagrad-exec"), exec_timeout=config.getoption("--adagrad-exec-timeout"))
+            resolved = resolve(
+                config.getoption("--adagrad-target"),
+                config.getoption("--adagrad-adapter"),
+                config.getoption("--adagrad-exec"),
+                exec_timeout=config.getoption("--adagrad-exec-timeout"),
+            )
             state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
         else:
             from .target_spec import attach
 
-            target = attach(load_target(config.getoption("--adagrad-target")), config.getoption("--adagrad-target-spec"),
-                            config.getoption("--adagrad-claims"), config.getoption("--adagrad-strict-support"))
+            target = attach(
+                load_target(config.getoption("--adagrad-target")),
+                config.getoption("--adagrad-target-spec"),
+                config.getoption("--adagrad-claims"),
+                config.getoption("--adagrad-strict-support"),
+            )
             unclaimed = target.target_spec.claims.unclaimed_features()
-            described = f"{target.spec} (torch Optimizer API" + (f"; target spec {target.target_spec.name}" if target.target_spec.name else "") + ")"
-            state.update(target=target, unsupported=unclaimed,
-                         resolved=Resolved(target, frozenset(FEATURES) - set(unclaimed), described))
+            described = (
+                f"{target.spec} (torch Optimizer API"
+                + (f"; target spec {target.target_spec.name}" if target.target_spec.name else "")
+                + ")"
+            )
+            state.update(
+                target=target,
+                unsupported=unclaimed,
+                resolved=Resolved(target, frozenset(FEATURES) - set(unclaimed), described),
+            )
     except TargetError as exc:
         state["target_error"] = str(exc)
     except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import
@@ -295,19 +335,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
     directory = run_state.state_dir()
     if directory is not None and plan:
-        run_state.write_json(directory / f"plan-{run_state.worker_name()}.json", {
-            "tests": plan, "stale_divergences": [e.id for e in divergences.stale([p["id"] for p in plan])],
-            "divergences": [{"id": e.id, "reason": e.reason, "tests": list(e.tests), "expect": e.expect,
-                             "exception": e.exception, "match": e.match} for e in divergences.entries],
-            "unsupported": sorted(unsupported), "target_error": state["target_error"],
-            "description": state["resolved"].description if state["resolved"] else None})
+        run_state.write_json(
+            directory / f"plan-{run_state.worker_name()}.json",
+            {
+                "tests": plan,
+                "stale_divergences": [e.id for e in divergences.stale([p["id"] for p in plan])],
+                "divergences": [
+                    {
+                        "id": e.id,
+                        "reason": e.reason,
+                        "tests": list(e.tests),
+                        "expect": e.expect,
+                        "exception": e.exception,
+                        "match": e.match,
+                    }
+                    for e in divergences.entries
+                ],
+                "unsupported": sorted(unsupported),
+                "target_error": state["target_error"],
+                "description": state["resolved"].description if state["resolved"] else None,
+            },
+        )
 
 
 _DIVERGENCE = pytest.StashKey[Any]()
 #: Outcome exceptions that only the suite may raise; from target code they are failures.
 _ESCAPES: tuple[type[BaseException], ...] = (
-    pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception, unittest.SkipTest, SystemExit,
-    KeyboardInterrupt, GeneratorExit,
+    pytest.skip.Exception,
+    pytest.xfail.Exception,
+    pytest.exit.Exception,
+    unittest.SkipTest,
+    SystemExit,
+    KeyboardInterrupt,
+    GeneratorExit,
 )
 
 
@@ -335,8 +395,10 @@ def pytest_runtest_call(item: pytest.Item):
     except _ESCAPES as exc:
         if getattr(exc, "_adagrad_sanctioned", False):
             raise
-        raise TargetEscape(f"code under test raised {type(exc).__module__}.{type(exc).__name__}({exc}) during the test: "
-                           "a target cannot skip, expect-fail or end its own checks") from None
+        raise TargetEscape(
+            f"code under test raised {type(exc).__module__}.{type(exc).__name__}({exc}) during the test: "
+            "a target cannot skip, expect-fail or end its own checks"
+        ) from None
     finally:
         reasons = take_unsupported()
         if reasons:
@@ -435,9 +497,15 @@ def _heartbeat(nodeid: str | None, min_limit: float | None = None) -> None:
     if directory is None or "PYTEST_XDIST_WORKER" not in os.environ:  # only xdist workers are watched
         return
     try:
-        run_state.write_json(directory / f"worker-{run_state.worker_name()}.json",
-                             {"pid": os.getpid(), "test": test_id(nodeid) if nodeid else None, "since": time.time(),
-                              "min_limit": min_limit})
+        run_state.write_json(
+            directory / f"worker-{run_state.worker_name()}.json",
+            {
+                "pid": os.getpid(),
+                "test": test_id(nodeid) if nodeid else None,
+                "since": time.time(),
+                "min_limit": min_limit,
+            },
+        )
     except OSError:
         pass
 
@@ -459,8 +527,11 @@ class _Recorder:
         if report.when not in ("call", "???") and report.outcome == "passed":
             return
         line = {
-            "id": test_id(report.nodeid), "when": report.when, "outcome": report.outcome,
-            "wasxfail": getattr(report, "wasxfail", None), "duration": report.duration,
+            "id": test_id(report.nodeid),
+            "when": report.when,
+            "outcome": report.outcome,
+            "wasxfail": getattr(report, "wasxfail", None),
+            "duration": report.duration,
             "skip_reason": _skip_reason(report),
             "message": report.longreprtext if report.outcome == "failed" else "",
             "properties": [[k, v] for k, v in report.user_properties if k != "feature"],
@@ -481,7 +552,9 @@ class _Recorder:
             for d in used:
                 terminalreporter.write_line(f"{d['id']}: {d['reason']} ({len(d['used_by'])} test(s))")
         for entry in report["stale_divergences"]:
-            terminalreporter.write_line(f"warning: known-divergence entry {entry!r} lists a test that does not exist", yellow=True)
+            terminalreporter.write_line(
+                f"warning: known-divergence entry {entry!r} lists a test that does not exist", yellow=True
+            )
         path = config.getoption("--adagrad-report")
         if path:
             import json
@@ -497,10 +570,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def meta_from_config(config: pytest.Config) -> dict[str, Any]:
     """What a report says about the run (target, profile, seed, options)."""
     return {
-        "target": f"exec:{config.getoption('--adagrad-exec')}" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-target"),
+        "target": f"exec:{config.getoption('--adagrad-exec')}"
+        if config.getoption("--adagrad-exec")
+        else config.getoption("--adagrad-target"),
         "adapter": "exec" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-adapter"),
-        "profile": config.getoption("--adagrad-profile"), "seed": config.getoption("--adagrad-seed"),
-        "strict": config.getoption("--adagrad-strict"), "excluded": list(config.getoption("--adagrad-exclude")),
+        "profile": config.getoption("--adagrad-profile"),
+        "seed": config.getoption("--adagrad-seed"),
+        "strict": config.getoption("--adagrad-strict"),
+        "excluded": list(config.getoption("--adagrad-exclude")),
         "device": config.getoption("--adagrad-device"),
     }
 
@@ -509,5 +586,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if _STATE_KEY not in config.stash:
         return []
     m = meta_from_config(config)
-    return [f"adagrad-conformance: target {m['target']}, profile {m['profile']}, seed {m['seed']}, "
-            f"excluded: {', '.join(m['excluded']) or 'none'}"]
+    return [
+        f"adagrad-conformance: target {m['target']}, profile {m['profile']}, seed {m['seed']}, "
+        f"excluded: {', '.join(m['excluded']) or 'none'}"
+    ]

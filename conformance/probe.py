@@ -34,8 +34,12 @@ def main(argv: list[str]) -> int:
         close = getattr(getattr(resolved.target.factory, "impl", None), "close", None)
         if close:
             close()
-        answer = {"ok": True, "description": resolved.description, "unsupported": resolved.unsupported,
-                  "spec": resolved.target.spec}
+        answer = {
+            "ok": True,
+            "description": resolved.description,
+            "unsupported": resolved.unsupported,
+            "spec": resolved.target.spec,
+        }
     out.write("ADAGRAD-PROBE " + json.dumps(answer) + "\n")
     out.flush()
     return 0

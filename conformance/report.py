@@ -195,9 +195,13 @@ def _not_verified_because(rep: Report) -> list[str]:
     if no_results:
         why.append(f"no test of {', '.join(no_results)}")
     # a claimed feature whose planned tests were all refused (unsupported) verified nothing
-    none_ran = [f for f in claimed if f not in no_results
-                and any(r.feature == f and r.outcome not in ("excluded", "not-claimed") for r in rep.results)
-                and not any(r.feature == f and r.outcome in ("passed", "xfailed", "xpassed") for r in rep.results)]
+    none_ran = [
+        f
+        for f in claimed
+        if f not in no_results
+        and any(r.feature == f and r.outcome not in ("excluded", "not-claimed") for r in rep.results)
+        and not any(r.feature == f and r.outcome in ("passed", "xfailed", "xpassed") for r in rep.results)
+    ]
     if none_ran:
         why.append(f"no test of {', '.join(none_ran)} ran (all unsupported or not run)")
     if rep.run.status != "complete":

@@ -71,8 +71,9 @@ def read_jsonl(path: Path) -> list[Any]:
 _recorded: set[str] = set()
 
 
-def first_failure(message: str, size: int | None = None, details: dict[str, Any] | None = None,
-                  kind: str = "numerics") -> None:
+def first_failure(
+    message: str, size: int | None = None, details: dict[str, Any] | None = None, kind: str = "numerics"
+) -> None:
     """Record the current test's first failure (once per test), if a state directory is set.
 
     ``kind`` is ``"numerics"`` for a result outside the error model, else the exception's class name.

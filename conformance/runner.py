@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from . import profiles, run_state
-from .features import FEATURES
-from .assemble import environment
 from .adapters.exec_clock import BUDGET_PER_EXAMPLE, waited_seconds
+from .assemble import environment
+from .features import FEATURES
 from .watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_seconds
 
 __all__ = ["register", "run_check"]
@@ -55,38 +55,85 @@ def register(sub: argparse._SubParsersAction) -> None:
         "object with init/step/accumulators), or on an external program (--exec).",
     )
     p.add_argument("target", nargs="?", help="module:attr, e.g. torch.optim:Adagrad (not with --exec)")
-    p.add_argument("--adapter", choices=("torch", "functional"), default="torch",
-                   help="torch: TARGET is a torch Optimizer (default); functional: TARGET follows the functional protocol")
-    p.add_argument("--exec", dest="exec_command", metavar="COMMAND",
-                   help="check an external program speaking the subprocess protocol (JSON lines on stdin/stdout)")
-    p.add_argument("--exec-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="seconds the --exec program may take per answer (default 10)")
-    p.add_argument("--exec-budget", type=float, default=None, metavar="SECONDS",
-                   help="seconds the --exec program's answers may take in all, per worker (default: 150 per example "
-                        "of the profile: quick 300, ci 1800, thorough 30000); past it, tests fail as too slow")
+    p.add_argument(
+        "--adapter",
+        choices=("torch", "functional"),
+        default="torch",
+        help="torch: TARGET is a torch Optimizer (default); functional: TARGET follows the functional protocol",
+    )
+    p.add_argument(
+        "--exec",
+        dest="exec_command",
+        metavar="COMMAND",
+        help="check an external program speaking the subprocess protocol (JSON lines on stdin/stdout)",
+    )
+    p.add_argument(
+        "--exec-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds the --exec program may take per answer (default 10)",
+    )
+    p.add_argument(
+        "--exec-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds the --exec program's answers may take in all, per worker (default: 150 per example "
+        "of the profile: quick 300, ci 1800, thorough 30000); past it, tests fail as too slow",
+    )
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown report to FILE")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots to FILE (needs matplotlib)")
-    p.add_argument("--profile", choices=sorted(profiles.PROFILES), default="quick", help="hypothesis profile (default: quick)")
-    p.add_argument("--exclude", action="append", default=[], metavar="FEATURE", help="a feature the target does not claim (repeatable)")
-    p.add_argument("--only", action="append", default=[], metavar="FEATURE", help="check only this feature (repeatable)")
+    p.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML report with plots to FILE (needs matplotlib)"
+    )
+    p.add_argument(
+        "--profile", choices=sorted(profiles.PROFILES), default="quick", help="hypothesis profile (default: quick)"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="a feature the target does not claim (repeatable)",
+    )
+    p.add_argument(
+        "--only", action="append", default=[], metavar="FEATURE", help="check only this feature (repeatable)"
+    )
     p.add_argument("--report", metavar="FILE", help="write the JSON report to FILE")
     p.add_argument("--junitxml", metavar="FILE", help="write JUnit XML to FILE")
-    p.add_argument("--xfails", metavar="FILE", default=None,
-                   help="a known-divergences file (TOML) for this target, added to the packaged entries (which name their targets)")
+    p.add_argument(
+        "--xfails",
+        metavar="FILE",
+        default=None,
+        help="a known-divergences file (TOML) for this target, added to the packaged entries (which name their targets)",
+    )
     p.add_argument("--strict", action="store_true", help="a known divergence that did not occur fails the run")
     p.add_argument("-n", dest="workers", default="2", help="pytest-xdist workers: a number >= 1, or auto (default 2)")
-    p.add_argument("--timeout", type=float, help="per-test limit in seconds of the target's own time (default: by profile)")
+    p.add_argument(
+        "--timeout", type=float, help="per-test limit in seconds of the target's own time (default: by profile)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn examples (default 0; the report prints it)")
     p.add_argument("--no-shrink", action="store_true", help="do not minimise failing examples (faster verdicts)")
     p.add_argument("--device", default="cpu", help="torch device for the target's tensors (cpu or cuda)")
-    p.add_argument("--target-spec", metavar="FILE|module:attr",
-                   help="the target's state mapping and claims: a TOML/JSON file or an entry point (docs/protocols.md); "
-                   "default: the spec shipped for TARGET if any, 'none' for no spec")
-    p.add_argument("--claims", action="append", default=[], metavar="KEY=A,B",
-                   help="what the target claims (repeatable): dtypes=, devices=, paths=, hyperparameters=, features=, "
-                   "not_claimed=; the rest is reported 'not claimed'")
-    p.add_argument("--strict-support", action="store_true",
-                   help="a case the target refuses (reported unsupported by default) is a failure")
+    p.add_argument(
+        "--target-spec",
+        metavar="FILE|module:attr",
+        help="the target's state mapping and claims: a TOML/JSON file or an entry point (docs/protocols.md); "
+        "default: the spec shipped for TARGET if any, 'none' for no spec",
+    )
+    p.add_argument(
+        "--claims",
+        action="append",
+        default=[],
+        metavar="KEY=A,B",
+        help="what the target claims (repeatable): dtypes=, devices=, paths=, hyperparameters=, features=, "
+        "not_claimed=; the rest is reported 'not claimed'",
+    )
+    p.add_argument(
+        "--strict-support",
+        action="store_true",
+        help="a case the target refuses (reported unsupported by default) is a failure",
+    )
     p.add_argument("--list-features", action="store_true", help="list the features and exit")
     p.set_defaults(func=run_check)
 
@@ -131,7 +178,11 @@ def _validate(args: argparse.Namespace) -> str | None:
         return f"-n takes a number of workers or auto, got {args.workers!r}"
     if not 1 <= workers <= 64:
         return "-n must be between 1 and 64 (workers isolate the suite from crashes in the target)"
-    for option, value in (("--timeout", args.timeout), ("--exec-timeout", args.exec_timeout), ("--exec-budget", args.exec_budget)):
+    for option, value in (
+        ("--timeout", args.timeout),
+        ("--exec-timeout", args.exec_timeout),
+        ("--exec-budget", args.exec_budget),
+    ):
         if value is not None and (not math.isfinite(value) or value <= 0):
             return f"{option} must be a positive number of seconds, got {value}"
     if args.exec_command:
@@ -140,7 +191,12 @@ def _validate(args: argparse.Namespace) -> str | None:
                 return "--exec needs a command"
         except ValueError as exc:
             return f"--exec {args.exec_command!r} cannot be split into words: {exc}"
-    for option, value in (("--report", args.report), ("--markdown", args.markdown), ("--html", args.html), ("--junitxml", args.junitxml)):
+    for option, value in (
+        ("--report", args.report),
+        ("--markdown", args.markdown),
+        ("--html", args.html),
+        ("--junitxml", args.junitxml),
+    ):
         problem = _writable(option, value)
         if problem:
             return problem
@@ -164,7 +220,9 @@ def _validate(args: argparse.Namespace) -> str | None:
 
         try:
             if args.target_spec and args.target_spec != "none":
-                load_spec(args.target_spec, resolve=False)  # a file is read, an entry point only parsed: no target code here
+                load_spec(
+                    args.target_spec, resolve=False
+                )  # a file is read, an entry point only parsed: no target code here
             parse_claims(args.claims)
         except TargetError as exc:
             return str(exc)
@@ -180,8 +238,15 @@ def _validate(args: argparse.Namespace) -> str | None:
 
 def _probe(args: argparse.Namespace) -> dict[str, Any]:
     """Load the target in a throw-away process; never in this one."""
-    cmd = [sys.executable, "-m", "adagrad.conformance.probe", args.target or "", args.adapter,
-           args.exec_command or "", str(args.exec_timeout)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "adagrad.conformance.probe",
+        args.target or "",
+        args.adapter,
+        args.exec_command or "",
+        str(args.exec_timeout),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=IMPORT_LIMIT)
@@ -193,22 +258,58 @@ def _probe(args: argparse.Namespace) -> dict[str, Any]:
         if line.startswith("ADAGRAD-PROBE "):
             return json.loads(line.removeprefix("ADAGRAD-PROBE "))
     tail = (err.decode(errors="replace").strip().splitlines() or ["(no output)"])[-1]
-    return {"ok": False, "kind": "usage",
-            "error": f"loading the target ended the process (exit status {proc.returncode}) before it answered: {tail}"}
+    return {
+        "ok": False,
+        "kind": "usage",
+        "error": f"loading the target ended the process (exit status {proc.returncode}) before it answered: {tail}",
+    }
 
 
 def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list[str]:
     config = tmp / "pytest.ini"
     config.write_text("[pytest]\n")  # our own configuration: no user ini file applies
     cmd = [
-        sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance",
-        "-c", str(config), "--rootdir", str(tmp), "--noconftest",
-        "-p", "xdist.plugin", "-p", "_hypothesis_pytestplugin", "-p", "adagrad.conformance.plugin",
-        "-p", "no:cacheprovider", "-p", "no:logging", "-q", "--no-header", "--tb=long", "-W", "ignore::UserWarning",
-        "--adagrad-target", args.target or "torch.optim:Adagrad", "--adagrad-profile", args.profile,
-        "--adagrad-seed", str(args.seed), "--adagrad-adapter", args.adapter,
-        "--adagrad-exec-timeout", str(args.exec_timeout), "--adagrad-device", args.device,
-        "-n", str(args.workers), "--max-worker-restart", "1000",
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "adagrad.conformance",
+        "-c",
+        str(config),
+        "--rootdir",
+        str(tmp),
+        "--noconftest",
+        "-p",
+        "xdist.plugin",
+        "-p",
+        "_hypothesis_pytestplugin",
+        "-p",
+        "adagrad.conformance.plugin",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:logging",
+        "-q",
+        "--no-header",
+        "--tb=long",
+        "-W",
+        "ignore::UserWarning",
+        "--adagrad-target",
+        args.target or "torch.optim:Adagrad",
+        "--adagrad-profile",
+        args.profile,
+        "--adagrad-seed",
+        str(args.seed),
+        "--adagrad-adapter",
+        args.adapter,
+        "--adagrad-exec-timeout",
+        str(args.exec_timeout),
+        "--adagrad-device",
+        args.device,
+        "-n",
+        str(args.workers),
+        "--max-worker-restart",
+        "1000",
     ]
     for name in args.exclude:
         cmd += ["--adagrad-exclude", name]
@@ -222,7 +323,10 @@ def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list
         cmd += ["--adagrad-exec", args.exec_command]
     if args.target_spec:
         spec = Path(args.target_spec)
-        cmd += ["--adagrad-target-spec", str(spec.resolve()) if spec.suffix.lower() in (".toml", ".json") else args.target_spec]
+        cmd += [
+            "--adagrad-target-spec",
+            str(spec.resolve()) if spec.suffix.lower() in (".toml", ".json") else args.target_spec,
+        ]
     for claim in args.claims:
         cmd += ["--adagrad-claims", claim]
     if args.strict_support:
@@ -280,22 +384,31 @@ class _Watchdog(threading.Thread):
                 key = (beat["pid"], beat["test"])
                 cur = self.running.get(name)
                 if cur is None or (cur[0], cur[1]) != key:
-                    self.running[name] = (beat["pid"], beat["test"], time.monotonic(), _run_delay(beat["pid"]),
-                                          max(self.limit, float(beat.get("min_limit") or 0)))
+                    self.running[name] = (
+                        beat["pid"],
+                        beat["test"],
+                        time.monotonic(),
+                        _run_delay(beat["pid"]),
+                        max(self.limit, float(beat.get("min_limit") or 0)),
+                    )
                     self.program_waited0[name] = waited_seconds(self.state, name.removeprefix("worker-"), beat["pid"])
                     continue
                 pid, test, wall0, delay0, test_limit = cur
                 if not alive(pid):  # it crashed: xdist reports that; nothing to time
                     continue
                 # an --exec program's answers are bounded by --exec-timeout and --exec-budget, not here
-                waited = waited_seconds(self.state, name.removeprefix("worker-"), pid) - self.program_waited0.get(name, 0.0)
+                waited = waited_seconds(self.state, name.removeprefix("worker-"), pid) - self.program_waited0.get(
+                    name, 0.0
+                )
                 spent = own_seconds(pid, wall0, delay0) - waited
                 shrinking = test in failing
                 limit = test_limit * SHRINK_SHARE if shrinking else test_limit
                 if spent > limit:
                     why = "shrink" if shrinking else "timeout"
-                    run_state.append_jsonl(self.state / "watchdog.jsonl",
-                                           {"test": test, "why": why, "limit": limit, "own_seconds": spent, "pid": pid})
+                    run_state.append_jsonl(
+                        self.state / "watchdog.jsonl",
+                        {"test": test, "why": why, "limit": limit, "own_seconds": spent, "pid": pid},
+                    )
                     kill_tree(pid)
                     self.running.pop(name, None)
                     if why == "timeout":
@@ -346,11 +459,22 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
     timeout = args.timeout or profiles.PROFILES[args.profile][2]
     description = probe.get("description") or spec
     scope = f"only: {', '.join(args.only)}" if args.only else f"excluded: {', '.join(args.exclude) or 'none'}"
-    print(f"adagrad-conformance: checking {description} (profile {args.profile}, seed {args.seed}, {scope}"
-          + (f"; not claimed: {', '.join(probe.get('unsupported', []))}" if probe.get("unsupported") else "") + ")", flush=True)
-    meta: dict[str, Any] = {"target": spec, "adapter": "exec" if args.exec_command else args.adapter,
-                            "description": description, "profile": args.profile, "seed": args.seed,
-                            "strict": args.strict, "excluded": args.exclude, "problems": []}
+    print(
+        f"adagrad-conformance: checking {description} (profile {args.profile}, seed {args.seed}, {scope}"
+        + (f"; not claimed: {', '.join(probe.get('unsupported', []))}" if probe.get("unsupported") else "")
+        + ")",
+        flush=True,
+    )
+    meta: dict[str, Any] = {
+        "target": spec,
+        "adapter": "exec" if args.exec_command else args.adapter,
+        "description": description,
+        "profile": args.profile,
+        "seed": args.seed,
+        "strict": args.strict,
+        "excluded": args.exclude,
+        "problems": [],
+    }
     with tempfile.TemporaryDirectory(prefix="adagrad-conformance-") as tmp_name:
         tmp = Path(tmp_name)
         state = tmp / "state"
@@ -362,11 +486,17 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
             meta["problems"] = []
             return _finish(_protocol_failure_report(meta, probe["error"]), args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-        env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
-                   ADAGRAD_EXEC_CWD=os.getcwd(), ADAGRAD_CONFORMANCE_CHECK="1", **{run_state.ENV: str(state)},
-                   ADAGRAD_EXEC_BUDGET=str(args.exec_budget or BUDGET_PER_EXAMPLE * profiles.PROFILES[args.profile][1]))
-        suite = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+        env.update(
+            PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+            OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+            ADAGRAD_EXEC_CWD=os.getcwd(),
+            ADAGRAD_CONFORMANCE_CHECK="1",
+            **{run_state.ENV: str(state)},
+            ADAGRAD_EXEC_BUDGET=str(args.exec_budget or BUDGET_PER_EXAMPLE * profiles.PROFILES[args.profile][1]),
+        )
+        suite = subprocess.Popen(
+            cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         stop_reason: list[str] = []
 
         def stop(reason: str) -> None:
@@ -394,10 +524,16 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
             status, reason = "stopped-early", stop_reason[0]
         elif suite.returncode not in (0, 1):
             status = "infrastructure-error"
-            reason = f"pytest exit status {suite.returncode}: " + " | ".join(line for line in list(tail)[-5:] if line.strip())
+            reason = f"pytest exit status {suite.returncode}: " + " | ".join(
+                line for line in list(tail)[-5:] if line.strip()
+            )
             meta["problems"].append(reason)
-        meta["run"] = {"status": status, "reason": reason, "timeouts": dog.timeouts,
-                       "wall_seconds": round(time.monotonic() - started, 2)}
+        meta["run"] = {
+            "status": status,
+            "reason": reason,
+            "timeouts": dog.timeouts,
+            "wall_seconds": round(time.monotonic() - started, 2),
+        }
         from .assemble import assemble
 
         report = assemble(state, meta)
@@ -412,13 +548,34 @@ def _protocol_failure_report(meta: dict[str, Any], error: str) -> dict[str, Any]
     from .report import verdict
 
     report = assemble(None, meta)
-    report["results"] = [{"id": "(protocol)", "feature": next(iter(FEATURES)), "path": None, "outcome": "failed",
-                          "worst_ulps": None, "tolerance_ulps": None, "case_size": None, "duration": 0.0,
-                          "step_ulps": [], "unsupported": [], "divergence": None,
-                          "message": f"the program broke the protocol at hello: {error}",
-                          "failure": {"statement": f"the program broke the protocol at hello: {error}", "step": None,
-                                      "tensor": None, "tensor_index": None, "index": None, "target": None,
-                                      "oracle": None, "ulps": None, "tolerance_ulps": None, "snippet": None}}]
+    report["results"] = [
+        {
+            "id": "(protocol)",
+            "feature": next(iter(FEATURES)),
+            "path": None,
+            "outcome": "failed",
+            "worst_ulps": None,
+            "tolerance_ulps": None,
+            "case_size": None,
+            "duration": 0.0,
+            "step_ulps": [],
+            "unsupported": [],
+            "divergence": None,
+            "message": f"the program broke the protocol at hello: {error}",
+            "failure": {
+                "statement": f"the program broke the protocol at hello: {error}",
+                "step": None,
+                "tensor": None,
+                "tensor_index": None,
+                "index": None,
+                "target": None,
+                "oracle": None,
+                "ulps": None,
+                "tolerance_ulps": None,
+                "snippet": None,
+            },
+        }
+    ]
     report["verdict"] = verdict(report)[0]
     return report
 
@@ -445,9 +602,18 @@ def _diagnose(report: dict[str, Any], state: Path) -> None:
         for r in records:
             case = decode_case(r["case"])
             cplx = case.dtype.startswith("complex")
-            traj = [([values(p, cplx) for p in st.params], [values(s, cplx) for s in st.sums],
-                     [int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else int(s or 0) for s in st.steps])
-                    for st in decode_trajectory(r["trajectory"]) if not st.error]
+            traj = [
+                (
+                    [values(p, cplx) for p in st.params],
+                    [values(s, cplx) for s in st.sums],
+                    [
+                        int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else int(s or 0)
+                        for s in st.steps
+                    ],
+                )
+                for st in decode_trajectory(r["trajectory"])
+                if not st.error
+            ]
             recs.append(Record(case=case, trajectory=traj, test_id=r["test_id"]))
         diagnosis = diagnose(recs)
         report["diagnosis"] = diagnosis.to_json()
@@ -496,7 +662,9 @@ def _stream(proc: subprocess.Popen, state: Path) -> collections.deque[str]:
                     last = now
             n = len([t for t in plan if t["id"] in finished])
             if live or now - last >= 10:
-                eta = f", about {(now - start) / n * (len(plan) - n):.0f} s left" if n and plan and n < len(plan) else ""
+                eta = (
+                    f", about {(now - start) / n * (len(plan) - n):.0f} s left" if n and plan and n < len(plan) else ""
+                )
                 text = f"  ... {n}/{len(plan) or '?'} tests done, {len(bad)} failed, {now - start:.0f} s{eta}"
                 print(("\r\033[K" + text) if live else text, end="" if live else "\n", flush=True)
                 last = now

@@ -62,8 +62,12 @@ def path_params() -> list[Any]:
     Use as the outermost ``parametrize`` so the path is the last part of a test id
     (``test_layout[...-fused]``): known-divergence patterns rely on it.
     """
-    return [pytest.param(dict(options), id=name, marks=[requires(*needs)] if needs else [])
-            for name, (options, needs) in PATHS.items()]
+    return [
+        pytest.param(dict(options), id=name, marks=[requires(*needs)] if needs else [])
+        for name, (options, needs) in PATHS.items()
+    ]
+
+
 _SUM_RANGE = {"float16": (2.0**-6, 1e3)}
 _DEFAULT_SUM_RANGE = (1e-3, 1e4)
 
@@ -126,7 +130,9 @@ def shapes(draw: st.DrawFn, *, max_dims: int = 3, max_elements: int = 64, min_el
     ever rejected (a filter on the product was the suite's slowest strategy).
     """
     if max_elements < min_elements or min_elements < 0 or max_dims < 0:
-        raise ValueError(f"need 0 <= min_elements <= max_elements and max_dims >= 0, got {min_elements}, {max_elements}, {max_dims}")
+        raise ValueError(
+            f"need 0 <= min_elements <= max_elements and max_dims >= 0, got {min_elements}, {max_elements}, {max_dims}"
+        )
     if max_dims == 0 and min_elements > 1:
         raise ValueError(f"a 0-dim shape has 1 element, fewer than min_elements={min_elements}")
     ndim = draw(st.integers(0 if min_elements <= 1 else 1, max_dims))

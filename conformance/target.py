@@ -52,8 +52,11 @@ class Target:
         try:
             return self.factory(params, **hyper)
         except (TypeError, ValueError, NotImplementedError, RuntimeError) as exc:
-            off = [k for k in OFF_FLAGS if k in hyper and hyper[k] in (None, False)
-                   and f"unexpected keyword argument '{k}'" in str(exc)]
+            off = [
+                k
+                for k in OFF_FLAGS
+                if k in hyper and hyper[k] in (None, False) and f"unexpected keyword argument '{k}'" in str(exc)
+            ]
             if off:
                 return self.make(params, **{k: v for k, v in hyper.items() if k not in off})
             if self.target_spec is not None:
@@ -74,7 +77,9 @@ def load_target(spec: str) -> Target:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import failure is the user's to fix: name it
-        raise TargetError(f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}") from None
+        raise TargetError(
+            f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}"
+        ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

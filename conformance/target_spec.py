@@ -44,8 +44,22 @@ from .features import FEATURES
 from .target import Target, TargetError
 
 __all__ = [
-    "CLAIM_KEYS", "DTYPES", "NO_MAPPING", "PATHS", "SHIPPED", "Claims", "StateMapping", "TargetSpec", "attach",
-    "constructor_refusal", "load_spec", "names_one_of", "parse_claims", "read_state", "refuse", "shipped_spec",
+    "CLAIM_KEYS",
+    "DTYPES",
+    "NO_MAPPING",
+    "PATHS",
+    "SHIPPED",
+    "Claims",
+    "StateMapping",
+    "TargetSpec",
+    "attach",
+    "constructor_refusal",
+    "load_spec",
+    "names_one_of",
+    "parse_claims",
+    "read_state",
+    "refuse",
+    "shipped_spec",
 ]
 
 #: Claimable values.
@@ -143,10 +157,13 @@ class Claims:
         out = []
         for name in FEATURES:
             dtype = name.removeprefix("numerics-") if name.startswith("numerics-") else None
-            if (name in self.not_claimed or (self.features is not None and name not in self.features)
-                    or (dtype and self.dtypes is not None and dtype not in self.dtypes)
-                    or (name == "complex" and self.dtypes is not None and not {"complex64", "complex128"} & self.dtypes)
-                    or (name in ("foreach", "fused") and self.paths is not None and name not in self.paths)):
+            if (
+                name in self.not_claimed
+                or (self.features is not None and name not in self.features)
+                or (dtype and self.dtypes is not None and dtype not in self.dtypes)
+                or (name == "complex" and self.dtypes is not None and not {"complex64", "complex128"} & self.dtypes)
+                or (name in ("foreach", "fused") and self.paths is not None and name not in self.paths)
+            ):
                 out.append(name)
         return out
 
@@ -167,12 +184,18 @@ class Claims:
 
     def merged(self, other: Claims) -> Claims:
         """Both sets of claims at once (the narrower wins)."""
+
         def both(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
             return b if a is None else a if b is None else a & b
 
-        return Claims(both(self.dtypes, other.dtypes), both(self.devices, other.devices), both(self.paths, other.paths),
-                      both(self.hyperparameters, other.hyperparameters), both(self.features, other.features),
-                      self.not_claimed | other.not_claimed)
+        return Claims(
+            both(self.dtypes, other.dtypes),
+            both(self.devices, other.devices),
+            both(self.paths, other.paths),
+            both(self.hyperparameters, other.hyperparameters),
+            both(self.features, other.features),
+            self.not_claimed | other.not_claimed,
+        )
 
 
 @dataclass(frozen=True)
@@ -216,8 +239,14 @@ def claims_from_dict(data: Mapping[str, Any]) -> Claims:
     unknown = sorted(set(data) - set(CLAIM_KEYS))
     if unknown:
         raise TargetError(f"claims: unknown key(s) {', '.join(unknown)}; known: {', '.join(CLAIM_KEYS)}")
-    allowed = {"dtypes": DTYPES, "devices": None, "paths": PATHS, "hyperparameters": HYPERPARAMETERS,
-               "features": tuple(FEATURES), "not_claimed": tuple(FEATURES)}
+    allowed = {
+        "dtypes": DTYPES,
+        "devices": None,
+        "paths": PATHS,
+        "hyperparameters": HYPERPARAMETERS,
+        "features": tuple(FEATURES),
+        "not_claimed": tuple(FEATURES),
+    }
     kw = {k: _names(v, k, allowed[k]) for k, v in data.items()}
     return Claims(**kw)
 
@@ -262,10 +291,15 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = T
         for key in ("sum", "step", "step_type", "sum_dtype"):
             if key in s and not isinstance(s[key], str):
                 raise TargetError(f"target spec {name}: state.{key} must be a string, got {s[key]!r}")
-        state = StateMapping(sum_key=s.get("sum", "sum"), step_key=s.get("step", "step"),
-                             step_type=s.get("step_type", "tensor"), sum_dtype=s.get("sum_dtype"),
-                             sum_transform=_callable(s, "sum_transform", resolve),
-                             read=_callable(s, "read", resolve), write=_callable(s, "write", resolve))
+        state = StateMapping(
+            sum_key=s.get("sum", "sum"),
+            step_key=s.get("step", "step"),
+            step_type=s.get("step_type", "tensor"),
+            sum_dtype=s.get("sum_dtype"),
+            sum_transform=_callable(s, "sum_transform", resolve),
+            read=_callable(s, "read", resolve),
+            write=_callable(s, "write", resolve),
+        )
     claims_data = data.get("claims", {})
     if not isinstance(claims_data, Mapping):
         raise TargetError(f"target spec {name}: [claims] must be a table")
@@ -322,7 +356,9 @@ def shipped_spec(target: str) -> str | None:
     return SHIPPED.get(target)
 
 
-def attach(target: Target, spec_ref: str | None = None, claims: Sequence[str] = (), strict_support: bool = False) -> Target:
+def attach(
+    target: Target, spec_ref: str | None = None, claims: Sequence[str] = (), strict_support: bool = False
+) -> Target:
     """``target`` with its spec (``spec_ref``, else the shipped one, else none), command-line
     claims and the ``--strict-support`` setting."""
     ref = spec_ref if spec_ref and spec_ref != "none" else (None if spec_ref == "none" else shipped_spec(target.spec))
@@ -354,7 +390,9 @@ def refuse(target: Target, reason: str, *, whole_test: bool, cause: BaseExceptio
     ``--strict-support`` a refusal is a failure (AssertionError) instead.
     """
     if getattr(target, "strict_support", False):
-        raise AssertionError(f"the target refused the case ({reason}); --strict-support makes every refusal a failure") from cause
+        raise AssertionError(
+            f"the target refused the case ({reason}); --strict-support makes every refusal a failure"
+        ) from cause
     from .adapters.base import _SEEN, signal_unsupported
 
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
@@ -400,7 +438,11 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
     otherwise this returns and the exception propagates."""
     from .comparison import HYPER_DEFAULTS
 
-    asked = [k for k, v in hyper.items() if k in HYPER_DEFAULTS and not (type(v) is type(HYPER_DEFAULTS[k]) and v == HYPER_DEFAULTS[k])]
+    asked = [
+        k
+        for k, v in hyper.items()
+        if k in HYPER_DEFAULTS and not (type(v) is type(HYPER_DEFAULTS[k]) and v == HYPER_DEFAULTS[k])
+    ]
     asked += [k for k, v in hyper.items() if k not in HYPER_DEFAULTS and v not in (None, False)]
     for group in params if isinstance(params, (list, tuple)) else ():
         if isinstance(group, Mapping):
@@ -408,12 +450,22 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
     message = " ".join(str(exc).split())
     unknown = [k for k in hyper if f"unexpected keyword argument '{k}'" in message]
     if unknown:  # the target has no such keyword at all: whatever torch would do with it, the target cannot be asked
-        refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=all(k not in HYPER_DEFAULTS for k in unknown), cause=exc)
+        refuse(
+            target,
+            f"{type(exc).__name__}: {message[:300]}",
+            whole_test=all(k not in HYPER_DEFAULTS for k in unknown),
+            cause=exc,
+        )
     if hyper.get("differentiable") and (hyper.get("foreach") or hyper.get("fused")):
         return  # torch refuses this path at its step: the test judges the target's refusal against torch's
     named = names_one_of(str(exc), sorted(set(asked)))
     if named and _torch_accepts(params, hyper):
-        refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=all(k not in HYPER_DEFAULTS for k in named), cause=exc)
+        refuse(
+            target,
+            f"{type(exc).__name__}: {message[:300]}",
+            whole_test=all(k not in HYPER_DEFAULTS for k in named),
+            cause=exc,
+        )
 
 
 # -- reading state for the suite ---------------------------------------------------------------
@@ -429,8 +481,11 @@ def read_state(target: Target, opt: Any) -> list[tuple[Any, Any] | None] | str:
                 torch_layout = _torch_layout(opt)  # e.g. a torch optimizer handing over to the target
             except Exception:  # noqa: BLE001
                 torch_layout = None
-            return torch_layout if isinstance(torch_layout, list) else (
-                f"the target's state cannot be read through its state mapping ({type(exc).__name__}: {exc})")
+            return (
+                torch_layout
+                if isinstance(torch_layout, list)
+                else (f"the target's state cannot be read through its state mapping ({type(exc).__name__}: {exc})")
+            )
     return _torch_layout(opt)
 
 

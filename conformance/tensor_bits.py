@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BitFormat", "BITS", "decode_bits", "encode_bits", "tensor_bits", "tensor_from_values", "UnrepresentableValue"]
+__all__ = [
+    "BitFormat",
+    "BITS",
+    "decode_bits",
+    "encode_bits",
+    "tensor_bits",
+    "tensor_from_values",
+    "UnrepresentableValue",
+]
 
 
 class UnrepresentableValue(ValueError):
@@ -80,7 +88,7 @@ def _encode_flat(values: np.ndarray, dtype: str) -> np.ndarray:
     shift_n = 52 - fb
     frac_normal = frac64 >> shift_n
     sub_shift = np.clip(shift_n + (1 - fmt.bias) - unbiased, 0, 63)
-    frac_sub = ((frac64 | (1 << 52)) >> sub_shift)
+    frac_sub = (frac64 | (1 << 52)) >> sub_shift
     special = exp64 == 0x7FF
     zero = (exp64 == 0) & (frac64 == 0)
     exp_out = np.where(normal, unbiased + fmt.bias, 0)
@@ -126,12 +134,22 @@ def _decode_flat(bits: np.ndarray, dtype: str) -> np.ndarray:
     lead = np.zeros_like(frac)  # position of the leading fraction bit (integer ops only)
     for k in range(1, fb):
         lead += (frac >> k) > 0
-    exp64 = np.where(exp == 0, np.where(frac == 0, 0, (1 - fmt.bias) - (fb - lead) + 1023),
-                     np.where(exp == e_max, 0x7FF, exp - fmt.bias + 1023))
+    exp64 = np.where(
+        exp == 0,
+        np.where(frac == 0, 0, (1 - fmt.bias) - (fb - lead) + 1023),
+        np.where(exp == e_max, 0x7FF, exp - fmt.bias + 1023),
+    )
     frac_sub = (frac << (52 - lead)) & ((1 << 52) - 1)
-    frac64 = np.where(exp == 0, np.where(frac == 0, 0, frac_sub),
-                      np.where(exp == e_max, np.where(frac != 0, 1 << 51, 0), frac << (52 - fb)))
-    out = (sign.astype(np.uint64) << np.uint64(63)) | (exp64.astype(np.uint64) << np.uint64(52)) | frac64.astype(np.uint64)
+    frac64 = np.where(
+        exp == 0,
+        np.where(frac == 0, 0, frac_sub),
+        np.where(exp == e_max, np.where(frac != 0, 1 << 51, 0), frac << (52 - fb)),
+    )
+    out = (
+        (sign.astype(np.uint64) << np.uint64(63))
+        | (exp64.astype(np.uint64) << np.uint64(52))
+        | frac64.astype(np.uint64)
+    )
     return out.view(np.float64)
 
 

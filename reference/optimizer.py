@@ -179,7 +179,9 @@ class ReferenceAdagrad:
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(s["params"]) != len(g["params"]) for s, g in zip(saved_groups, self.param_groups)):
-            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+            )
         saved_state = state_dict["state"]
         for saved, group in zip(saved_groups, self.param_groups):
             for name in HYPERPARAMETERS:

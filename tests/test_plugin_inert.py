@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PLAIN = '''
+PLAIN = """
 from hypothesis import given, settings, strategies as st
 SEEN = []
 
@@ -23,12 +23,17 @@ def test_no_suite_fixtures(request):
     for name in ("target", "adagrad_target", "record_ulps"):
         with pytest.raises(pytest.FixtureLookupError):
             request.getfixturevalue(name)
-'''
+"""
 
 
 def test_unrelated_project_keeps_hypothesis_defaults(tmp_path):
     (tmp_path / "test_plain.py").write_text(PLAIN)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "test_plain.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "test_plain.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "3 passed" in proc.stdout

@@ -40,8 +40,13 @@ def test_modules() -> list[Path]:
 
 def _is_spec_mark(node: ast.AST) -> bool:
     """``pytest.mark.spec(...)`` or ``mark.spec(...)``."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "spec"
-            and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "mark")
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "spec"
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "mark"
+    )
 
 
 def _ids_in(node: ast.AST) -> set[str]:
@@ -101,8 +106,10 @@ def test_spec_ids_are_found_and_numbered_without_gaps():
 def test_spec_id_is_checked_by_a_marked_test(rule_id):
     marked = _marked_by_module()
     citing = [p for p, ids in marked.items() if rule_id in ids]
-    assert citing, (f"{rule_id} of docs/spec.md is carried by no @pytest.mark.spec marker in the {len(marked)} "
-                    "test modules under tests/ and conformance/")
+    assert citing, (
+        f"{rule_id} of docs/spec.md is carried by no @pytest.mark.spec marker in the {len(marked)} "
+        "test modules under tests/ and conformance/"
+    )
 
 
 def test_markers_name_only_spec_ids():

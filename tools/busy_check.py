@@ -35,14 +35,31 @@ def main(argv: list[str] | None = None) -> int:
                 with tempfile.TemporaryDirectory() as tmp:
                     report = Path(tmp) / "r.json"
                     t0 = time.monotonic()
-                    proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", target,
-                                           "--profile", "quick", "--report", str(report), *args.extra.split()],
-                                          capture_output=True, text=True, cwd=tmp)
+                    proc = subprocess.run(
+                        [
+                            sys.executable,
+                            "-m",
+                            "adagrad.conformance.cli",
+                            "check",
+                            target,
+                            "--profile",
+                            "quick",
+                            "--report",
+                            str(report),
+                            *args.extra.split(),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        cwd=tmp,
+                    )
                     seconds = time.monotonic() - t0
                     data = json.loads(report.read_text()) if report.exists() else {}
                 load = os.getloadavg()[0]
-                print(f"{target} run {run}: exit {proc.returncode}, {seconds:.0f} s, verdict {data.get('verdict')}, "
-                      f"timeouts {data.get('run', {}).get('timeouts')}, load {load:.1f}", flush=True)
+                print(
+                    f"{target} run {run}: exit {proc.returncode}, {seconds:.0f} s, verdict {data.get('verdict')}, "
+                    f"timeouts {data.get('run', {}).get('timeouts')}, load {load:.1f}",
+                    flush=True,
+                )
                 ok &= proc.returncode == 0
     finally:
         for p in busy:

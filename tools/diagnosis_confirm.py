@@ -24,7 +24,9 @@ P0 = np.array([0.5, -1.25, 2.0, -0.125])
 GRADS = [np.array([0.3, -0.7, 1.1, 0.05]), np.array([-0.2, 0.4, 0.9, -0.6]), np.array([0.8, 0.1, -0.5, 0.25])]
 
 
-def formula(lr: float, tau: float, eps: float, wd: float, *, inside: bool, decoupled: bool, lr32: bool = False) -> np.ndarray:
+def formula(
+    lr: float, tau: float, eps: float, wd: float, *, inside: bool, decoupled: bool, lr32: bool = False
+) -> np.ndarray:
     """Three steps of Adagrad in float64 with the denominator and weight decay chosen.
 
     ``lr32``: the lr held in float32 and the decoupled factor 1 - lr * wd computed in float32.
@@ -79,18 +81,28 @@ def optax_direct(tau: float, eps: float, grads: list[np.ndarray]) -> np.ndarray:
 def part1(which: list[str]) -> None:
     print("== part 1: the libraries against hand-written formulas (float64, lr 0.1, tau 0.1, eps 0.1) ==")
     if "keras" in which:
-        cands = {f"{'eps inside' if i else 'eps outside (R7)'}, {'decoupled wd' if d else 'wd in gradient (R5)'}":
-                 formula(0.1, 0.1, 0.1, 0.05, inside=i, decoupled=d) for i in (False, True) for d in (False, True)}
+        cands = {
+            f"{'eps inside' if i else 'eps outside (R7)'}, {'decoupled wd' if d else 'wd in gradient (R5)'}": formula(
+                0.1, 0.1, 0.1, 0.05, inside=i, decoupled=d
+            )
+            for i in (False, True)
+            for d in (False, True)
+        }
         cands["eps inside, decoupled wd, lr (and 1 - lr wd) in float32"] = formula(
-            0.1, 0.1, 0.1, 0.05, inside=True, decoupled=True, lr32=True)
+            0.1, 0.1, 0.1, 0.05, inside=True, decoupled=True, lr32=True
+        )
         report("keras 3 (weight_decay 0.05)", keras_direct(), cands)
     if "optax" in which:
-        cands = {"eps outside (R7)": formula(0.1, 0.1, 0.1, 0.0, inside=False, decoupled=False),
-                 "eps inside": formula(0.1, 0.1, 0.1, 0.0, inside=True, decoupled=False)}
+        cands = {
+            "eps outside (R7)": formula(0.1, 0.1, 0.1, 0.0, inside=False, decoupled=False),
+            "eps inside": formula(0.1, 0.1, 0.1, 0.0, inside=True, decoupled=False),
+        }
         report("optax", optax_direct(0.1, 0.1, GRADS), cands)
         zero = [np.array([0.0, -0.7, 1.1, 0.05])]
         got = optax_direct(0.0, 0.0, zero)
-        print(f"    optax, eps 0, tau 0, zero gradient on element 0: param {got[0]!r} (R7: 0/0 = nan; unchanged = 0/0 guarded)")
+        print(
+            f"    optax, eps 0, tau 0, zero gradient on element 0: param {got[0]!r} (R7: 0/0 = nan; unchanged = 0/0 guarded)"
+        )
 
 
 def part2(which: list[str]) -> None:
@@ -106,10 +118,14 @@ def part2(which: list[str]) -> None:
             for dtype in ("float64", "float32"):
                 params = [np.float32(rng.uniform(-2, 2, 6)).astype(np.float64)]
                 grads = [[np.float32(rng.uniform(-1, 1, 6)).astype(np.float64)] for _ in range(4)]
-                hyper = dict(lr=0.1, lr_decay=0.0, weight_decay=wd, initial_accumulator_value=0.1, eps=eps, maximize=False)
+                hyper = dict(
+                    lr=0.1, lr_decay=0.0, weight_decay=wd, initial_accumulator_value=0.1, eps=eps, maximize=False
+                )
                 cases.append(Case(dtype=dtype, params=params, grads=grads, groups=[{**hyper, "params": [0]}]))
-    specs = {"keras": "adagrad.conformance.adapters.keras_adagrad:KerasAdagrad",
-             "optax": "adagrad.conformance.adapters.optax_adagrad:OptaxAdagrad"}
+    specs = {
+        "keras": "adagrad.conformance.adapters.keras_adagrad:KerasAdagrad",
+        "optax": "adagrad.conformance.adapters.optax_adagrad:OptaxAdagrad",
+    }
     for name in which:
         target = resolve(specs[name], "functional").target
         records = []

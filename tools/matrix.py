@@ -166,10 +166,14 @@ def render_table() -> str:
     if not envs:
         raise SystemExit(f"no reports under {REPORTS}: run `make matrix` first")
     times = _tox_times()
-    reports = {(env, key): json.loads((REPORTS / env / f"{key}.json").read_text())
-               for env in envs for key, _ in CHECKS if (REPORTS / env / f"{key}.json").exists()}
+    reports = {
+        (env, key): json.loads((REPORTS / env / f"{key}.json").read_text())
+        for env in envs
+        for key, _ in CHECKS
+        if (REPORTS / env / f"{key}.json").exists()
+    }
     newest = max((REPORTS / env / f"{key}.json").stat().st_mtime for env, key in reports)
-    date = datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%d")
+    date = datetime.datetime.fromtimestamp(newest, datetime.UTC).strftime("%Y-%m-%d")
     out = [
         BEGIN,
         "## torch versions",

@@ -34,8 +34,14 @@ def bitsandbytes() -> None:
 
     (lib, o), (ref, _) = pair(bnb.optim.Adagrad, torch.float64, lr=0.1)
     as32 = pair(bnb.optim.Adagrad, torch.float32, lr=0.1)[0][0]
-    print("bnb float64: state1 dtype", o.state[o.param_groups[0]["params"][0]]["state1"].dtype,
-          "| max |bnb - torch| =", float((lib - ref).abs().max()), "| bnb float64 == bnb float32 result:", torch.equal(lib.float(), as32))
+    print(
+        "bnb float64: state1 dtype",
+        o.state[o.param_groups[0]["params"][0]]["state1"].dtype,
+        "| max |bnb - torch| =",
+        float((lib - ref).abs().max()),
+        "| bnb float64 == bnb float32 result:",
+        torch.equal(lib.float(), as32),
+    )
     for n in (4095, 4096, 65537):
         (p8, o8), (pt, ot) = pair(bnb.optim.Adagrad8bit, torch.float32, n=n, lr=0.1)
         p32 = pair(bnb.optim.Adagrad32bit, torch.float32, n=n, lr=0.1)[0][0]
@@ -43,15 +49,25 @@ def bitsandbytes() -> None:
         from adagrad.conformance.adapters.bitsandbytes_adagrad import dequantize
 
         s8, st = dequantize(e), ot.state[ot.param_groups[0]["params"][0]]["sum"]
-        print(f"bnb 8-bit, {n} elements: state1 {e['state1'].dtype}, max relative error of the sum "
-              f"{float(((s8 - st).abs() / st.abs().clamp_min(1e-30)).max()):.3g}; max |param - torch's| 8-bit "
-              f"{float((p8 - pt).abs().max()):.3g}, 32-bit {float((p32 - pt).abs().max()):.3g}")
+        print(
+            f"bnb 8-bit, {n} elements: state1 {e['state1'].dtype}, max relative error of the sum "
+            f"{float(((s8 - st).abs() / st.abs().clamp_min(1e-30)).max()):.3g}; max |param - torch's| 8-bit "
+            f"{float((p8 - pt).abs().max()):.3g}, 32-bit {float((p32 - pt).abs().max()):.3g}"
+        )
     p = torch.ones(2, requires_grad=True)
-    print("bnb state after construction:", dict(bnb.optim.Adagrad([p], lr=0.1).state), "(torch:", dict(torch.optim.Adagrad([p], lr=0.1).state), ")")
+    print(
+        "bnb state after construction:",
+        dict(bnb.optim.Adagrad([p], lr=0.1).state),
+        "(torch:",
+        dict(torch.optim.Adagrad([p], lr=0.1).state),
+        ")",
+    )
     for key, value in (("lr_decay", 0.5), ("maximize", True), ("initial_accumulator_value", 1.0)):
         (lib, _), (ref, _) = pair(bnb.optim.Adagrad, torch.float32, steps=2, group={key: value}, lr=0.1)
         plain = pair(bnb.optim.Adagrad, torch.float32, steps=2, lr=0.1)[0][0]
-        print(f"bnb group {{{key!r}: {value}}} accepted; result == without it: {torch.equal(lib, plain)}; == torch's: {torch.equal(lib, ref)}")
+        print(
+            f"bnb group {{{key!r}: {value}}} accepted; result == without it: {torch.equal(lib, plain)}; == torch's: {torch.equal(lib, ref)}"
+        )
     for name in ("complex64",):
         p = torch.tensor([1 + 2j, -1 + 0.5j], dtype=getattr(torch, name), requires_grad=True)
         opt = bnb.optim.Adagrad([p], lr=0.1)
@@ -101,8 +117,11 @@ def torchopt() -> None:
     import torchopt as to
 
     (lib, _), (ref, _) = pair(to.Adagrad, torch.float64, steps=2, lr=0.1, lr_decay=0.1)
-    print("torchopt float64 lr_decay 0.1, 2 steps: max relative difference from torch",
-          float(((lib - ref) / ref).abs().max()), "(float64 rounding is ~1e-16)")
+    print(
+        "torchopt float64 lr_decay 0.1, 2 steps: max relative difference from torch",
+        float(((lib - ref) / ref).abs().max()),
+        "(float64 rounding is ~1e-16)",
+    )
     print("torchopt leaves p.grad unchanged:", _grad_kept(to.Adagrad), "(torch: True)")
     for g, eps in ((float("nan"), 1e-10), (0.0, 0.0)):
         for factory in (to.Adagrad, torch.optim.Adagrad):
@@ -113,8 +132,14 @@ def torchopt() -> None:
             print(f"  gradient {g}, eps {eps}: {factory.__module__}.{factory.__name__} -> {p.item()}")
     p = torch.ones(2, requires_grad=True)
     opt = to.Adagrad([p], lr=0.1)
-    print("torchopt param_groups[0]:", type(opt.param_groups[0]).__name__, "| state_dict():", opt.state_dict(),
-          "| has register_step_pre_hook:", hasattr(opt, "register_step_pre_hook"))
+    print(
+        "torchopt param_groups[0]:",
+        type(opt.param_groups[0]).__name__,
+        "| state_dict():",
+        opt.state_dict(),
+        "| has register_step_pre_hook:",
+        hasattr(opt, "register_step_pre_hook"),
+    )
     p.grad = torch.ones(2)
     opt.zero_grad()
     print("torchopt zero_grad() leaves grad", p.grad, "(torch: None)")
@@ -124,8 +149,11 @@ def torchopt() -> None:
     p.grad = torch.ones(2)
     before = p.detach().clone()
     other.step()
-    print("torchopt after load_state_dict of an lr=0.1 optimizer, the step uses lr", float((before - p.detach())[0]) * 1.0,
-          "-> (1/sqrt(1)) * lr: the loaded optimizer keeps its own lr 0.9")
+    print(
+        "torchopt after load_state_dict of an lr=0.1 optimizer, the step uses lr",
+        float((before - p.detach())[0]) * 1.0,
+        "-> (1/sqrt(1)) * lr: the loaded optimizer keeps its own lr 0.9",
+    )
     for make_grad, what in ((lambda: torch.sparse_coo_tensor([[0]], torch.ones(1), (2,)), "sparse gradient"),):
         q = torch.ones(2, requires_grad=True)
         o = to.Adagrad([q], lr=0.1)
@@ -175,9 +203,12 @@ def deepspeed() -> None:
                 p.grad = torch.tensor([0.5, 0.25])
                 opt.step()
             results[(factory.__name__, edit)] = p.detach().clone()
-    print("param_groups[0]['lr_decay'] = 0.5 before step 2 changes the result: deepspeed",
-          not torch.equal(results[("DeepSpeedCPUAdagrad", False)], results[("DeepSpeedCPUAdagrad", True)]),
-          "| torch", not torch.equal(results[("Adagrad", False)], results[("Adagrad", True)]))
+    print(
+        "param_groups[0]['lr_decay'] = 0.5 before step 2 changes the result: deepspeed",
+        not torch.equal(results[("DeepSpeedCPUAdagrad", False)], results[("DeepSpeedCPUAdagrad", True)]),
+        "| torch",
+        not torch.equal(results[("Adagrad", False)], results[("Adagrad", True)]),
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,16 @@ from typing import Any
 from ..features import FEATURES
 from ..target import Target, TargetError, load_target
 
-__all__ = ["ADAPTERS", "CLAIMABLE", "AdapterError", "Resolved", "Unsupported", "resolve", "signal_unsupported", "take_unsupported"]
+__all__ = [
+    "ADAPTERS",
+    "CLAIMABLE",
+    "AdapterError",
+    "Resolved",
+    "Unsupported",
+    "resolve",
+    "signal_unsupported",
+    "take_unsupported",
+]
 
 #: ``--adapter`` values: ``torch`` (a torch Optimizer, the default) or ``functional``; the
 #: subprocess adapter is selected by ``--exec COMMAND`` instead.
@@ -18,10 +27,20 @@ ADAPTERS = ("torch", "functional", "exec")
 #: Optimizer API itself (state_dict, hooks, closure, validation messages), torch-only paths
 #: (foreach, fused, differentiable), torch tensor types (sparse, tensor lr, strides, complex
 #: views) or per-group API (add_param_group): always unsupported through an adapter.
-CLAIMABLE = frozenset({
-    "numerics-float64", "numerics-float32", "numerics-float16", "numerics-bfloat16",
-    "hyperparameters", "golden", "non-finite", "missing-grads", "lr-schedule", "shapes",
-})
+CLAIMABLE = frozenset(
+    {
+        "numerics-float64",
+        "numerics-float32",
+        "numerics-float16",
+        "numerics-bfloat16",
+        "hyperparameters",
+        "golden",
+        "non-finite",
+        "missing-grads",
+        "lr-schedule",
+        "shapes",
+    }
+)
 
 
 class Unsupported(Exception):
@@ -90,7 +109,9 @@ def _import_object(spec: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # an optional library that is absent lands here: name it
-        raise TargetError(f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}") from None
+        raise TargetError(
+            f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}"
+        ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise TargetError(f"module {module_name!r} has no attribute {attr!r} (target {spec!r})")
@@ -98,20 +119,26 @@ def _import_object(spec: str) -> Any:
     return obj
 
 
-def resolve(spec: str | None, adapter: str = "torch", exec_command: str | None = None, *, exec_timeout: float = 10.0) -> Resolved:
+def resolve(
+    spec: str | None, adapter: str = "torch", exec_command: str | None = None, *, exec_timeout: float = 10.0
+) -> Resolved:
     """Build the target the suite runs: a torch optimizer, or a bridge around another implementation.
 
     Raises :class:`~adagrad.conformance.target.TargetError` (a usage error) when the target or
     program cannot be loaded or does not follow its protocol.
     """
     if exec_command:
-        from .subprocess_protocol import SubprocessAdagrad
         from .functional import bridge
+        from .subprocess_protocol import SubprocessAdagrad
 
         impl = SubprocessAdagrad(exec_command, timeout=exec_timeout)
         claimed = frozenset(impl.features) & CLAIMABLE
         loader = f"from adagrad.conformance.adapters import resolve\nTarget = resolve(None, exec_command={exec_command!r}).target.factory"
-        return Resolved(Target(f"exec:{exec_command}", bridge(impl), loader), claimed, f"program `{exec_command}` (subprocess protocol)")
+        return Resolved(
+            Target(f"exec:{exec_command}", bridge(impl), loader),
+            claimed,
+            f"program `{exec_command}` (subprocess protocol)",
+        )
     if spec is None:
         raise TargetError("a target (module:attr) is needed unless --exec is given")
     if adapter == "torch":
@@ -123,6 +150,8 @@ def resolve(spec: str | None, adapter: str = "torch", exec_command: str | None =
         impl = obj() if isinstance(obj, type) else obj  # a class is instantiated with no arguments
         check_protocol(impl, spec)
         claimed = frozenset(impl.features) & CLAIMABLE
-        loader = f"from adagrad.conformance.adapters import resolve\nTarget = resolve({spec!r}, 'functional').target.factory"
+        loader = (
+            f"from adagrad.conformance.adapters import resolve\nTarget = resolve({spec!r}, 'functional').target.factory"
+        )
         return Resolved(Target(spec, bridge(impl), loader), claimed, f"{spec} (functional protocol)")
     raise TargetError(f"unknown adapter {adapter!r}; choose one of {', '.join(ADAPTERS[:2])} (or --exec COMMAND)")

@@ -10,10 +10,18 @@ from .base import Unsupported
 __all__ = ["NUMERIC_FEATURES", "refuse"]
 
 #: What every library adapter claims: the rest of CLAIMABLE only where the library has it.
-NUMERIC_FEATURES = frozenset({
-    "numerics-float64", "numerics-float32", "numerics-float16", "numerics-bfloat16",
-    "hyperparameters", "golden", "non-finite", "shapes",
-})
+NUMERIC_FEATURES = frozenset(
+    {
+        "numerics-float64",
+        "numerics-float32",
+        "numerics-float16",
+        "numerics-bfloat16",
+        "hyperparameters",
+        "golden",
+        "non-finite",
+        "shapes",
+    }
+)
 
 
 def refuse(hyper: Mapping[str, Any], library: str, **why: str) -> None:

@@ -28,11 +28,24 @@ import numpy as np
 
 from .base import AdapterError, Unsupported, signal_unsupported
 
-__all__ = ["FunctionalAdagrad", "FunctionalOptimizer", "HYPERPARAMETERS", "TORCH_DEFAULTS", "bridge", "check_protocol", "numpy_dtype"]
+__all__ = [
+    "FunctionalAdagrad",
+    "FunctionalOptimizer",
+    "HYPERPARAMETERS",
+    "TORCH_DEFAULTS",
+    "bridge",
+    "check_protocol",
+    "numpy_dtype",
+]
 
 #: torch's defaults; the keys are the hyperparameters an implementation receives.
 TORCH_DEFAULTS: dict[str, Any] = {
-    "lr": 0.01, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10, "maximize": False,
+    "lr": 0.01,
+    "lr_decay": 0.0,
+    "weight_decay": 0.0,
+    "initial_accumulator_value": 0.0,
+    "eps": 1e-10,
+    "maximize": False,
 }
 HYPERPARAMETERS = tuple(TORCH_DEFAULTS)
 #: Constructor options of torch's paths: only their default values can be honoured.
@@ -60,7 +73,9 @@ class FunctionalAdagrad(Protocol):
         """The optimizer state for ``params`` (any object)."""
         ...
 
-    def step(self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], Any]:
+    def step(
+        self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], Any]:
         """One Adagrad step: ``(new_params, new_state)``."""
         ...
 
@@ -87,8 +102,13 @@ def numpy_dtype(torch_dtype: Any) -> np.dtype:
         except ImportError:
             raise Unsupported("bfloat16 parameters (NumPy needs the ml_dtypes package for them)") from None
         return np.dtype(ml_dtypes.bfloat16)
-    table = {torch.float64: np.float64, torch.float32: np.float32, torch.float16: np.float16,
-             torch.complex128: np.complex128, torch.complex64: np.complex64}
+    table = {
+        torch.float64: np.float64,
+        torch.float32: np.float32,
+        torch.float16: np.float16,
+        torch.complex128: np.complex128,
+        torch.complex64: np.complex64,
+    }
     if torch_dtype not in table:
         raise Unsupported(f"{torch_dtype} parameters")
     return np.dtype(table[torch_dtype])
@@ -204,7 +224,9 @@ class FunctionalOptimizer:
             if hyper != self._given[gi]:
                 setter = getattr(self.impl, "set_hyperparameters", None)
                 if setter is None:
-                    self._unsupported("hyperparameters changed between steps (the implementation has no set_hyperparameters)")
+                    self._unsupported(
+                        "hyperparameters changed between steps (the implementation has no set_hyperparameters)"
+                    )
                 self._states[gi] = self._call(setter, self._states[gi], dict(hyper))
                 self._given[gi] = hyper
             grads = []
@@ -218,9 +240,11 @@ class FunctionalOptimizer:
                 new, self._states[gi] = self.impl.step(self._states[gi], arrays, grads)
             except Unsupported as exc:
                 if kind in self._accepted:  # it took this very kind of step before: not a limitation
-                    raise AssertionError(f"step refused as unsupported ({exc}) after the implementation had "
-                                         "taken the same kind of step (same hyperparameters, same gradients "
-                                         "present): a refusal must come before any state changed") from None
+                    raise AssertionError(
+                        f"step refused as unsupported ({exc}) after the implementation had "
+                        "taken the same kind of step (same hyperparameters, same gradients "
+                        "present): a refusal must come before any state changed"
+                    ) from None
                 self._unsupported(str(exc))
             self._accepted.add(kind)
             if len(new) != len(arrays):
@@ -230,7 +254,8 @@ class FunctionalOptimizer:
                     x = np.asarray(x)
                     if x.dtype != old.dtype or x.shape != old.shape:
                         raise AssertionError(
-                            f"param {i}: step returned {x.dtype} {x.shape} for a {old.dtype} {old.shape} parameter")
+                            f"param {i}: step returned {x.dtype} {x.shape} for a {old.dtype} {old.shape} parameter"
+                        )
                     p.copy_(_to_torch(x, p))
                     if grads[i] is not None:
                         self._steps[gi][i] += 1
@@ -257,7 +282,7 @@ class FunctionalOptimizer:
         for gi, group in enumerate(self.param_groups):
             sums = self.impl.accumulators(self._states[gi])
             ids = []
-            for p, s, t in zip(group["params"], sums, self._step_counts(gi)):
+            for _p, s, t in zip(group["params"], sums, self._step_counts(gi)):
                 # the accumulator as the implementation holds it, in its own dtype
                 held = np.array(s)
                 held = held.astype(np.float32) if held.dtype.name == "bfloat16" else held

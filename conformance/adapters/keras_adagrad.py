@@ -46,8 +46,12 @@ class KerasAdagrad:
         lr: Any = h["lr"]
         if h["lr_decay"]:
             lr = keras.optimizers.schedules.InverseTimeDecay(h["lr"], decay_steps=1, decay_rate=h["lr_decay"])
-        opt = keras.optimizers.Adagrad(learning_rate=lr, initial_accumulator_value=h["initial_accumulator_value"],
-                                       epsilon=h["eps"], weight_decay=h["weight_decay"] or None)
+        opt = keras.optimizers.Adagrad(
+            learning_rate=lr,
+            initial_accumulator_value=h["initial_accumulator_value"],
+            epsilon=h["eps"],
+            weight_decay=h["weight_decay"] or None,
+        )
         variables = [keras.Variable(self._tensor(p), dtype=self._dtype(p), trainable=True) for p in params]
         opt.build(variables)
         return opt, variables
@@ -60,7 +64,9 @@ class KerasAdagrad:
     def _tensor(x: np.ndarray) -> Any:
         import keras
 
-        return keras.ops.cast(keras.ops.convert_to_tensor(x.astype(np.float32) if x.dtype.name == "bfloat16" else x), x.dtype.name)
+        return keras.ops.cast(
+            keras.ops.convert_to_tensor(x.astype(np.float32) if x.dtype.name == "bfloat16" else x), x.dtype.name
+        )
 
     @staticmethod
     def _array(v: Any, like: np.ndarray) -> np.ndarray:
@@ -69,7 +75,9 @@ class KerasAdagrad:
         x = keras.ops.convert_to_numpy(keras.ops.cast(v, "float32") if like.dtype.name == "bfloat16" else v)
         return np.asarray(x).astype(like.dtype) if like.dtype.name == "bfloat16" else np.asarray(x)
 
-    def step(self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], Any]:
+    def step(
+        self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], Any]:
         opt, variables = state
         if any(g is None for g in grads):
             raise Unsupported("parameters without a gradient (Keras counts steps per optimizer)")
@@ -80,8 +88,13 @@ class KerasAdagrad:
 
     def accumulators(self, state: Any) -> list[np.ndarray]:
         opt, variables = state
-        return [self._array(opt._accumulators[opt._get_variable_index(v)].value, np.zeros(0, dtype=np.float64 if v.dtype == "float64" else np.float32))
-                for v in variables]
+        return [
+            self._array(
+                opt._accumulators[opt._get_variable_index(v)].value,
+                np.zeros(0, dtype=np.float64 if v.dtype == "float64" else np.float32),
+            )
+            for v in variables
+        ]
 
     def step_counts(self, state: Any) -> list[int]:
         opt, variables = state

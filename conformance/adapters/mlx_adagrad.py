@@ -48,8 +48,14 @@ class MlxAdagrad:
         import mlx.optimizers as optim
 
         h = hyperparameters
-        refuse(h, "mlx.optimizers.Adagrad", initial_accumulator_value="no initial accumulator value (it starts at 0)",
-               lr_decay="no learning-rate decay", weight_decay="no weight decay", maximize="no maximize")
+        refuse(
+            h,
+            "mlx.optimizers.Adagrad",
+            initial_accumulator_value="no initial accumulator value (it starts at 0)",
+            lr_decay="no learning-rate decay",
+            weight_decay="no weight decay",
+            maximize="no maximize",
+        )
         if any(p.dtype == np.float64 for p in params):
             import mlx.core as mx
 
@@ -62,7 +68,9 @@ class MlxAdagrad:
         opt.init(tree)
         return opt, len(params)
 
-    def step(self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], Any]:
+    def step(
+        self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], Any]:
         import mlx.core as mx
 
         opt, n = state

@@ -33,9 +33,13 @@ class NumpyAdagrad:
 
     def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> NumpyAdagradState:
         tau = hyperparameters["initial_accumulator_value"]
-        return NumpyAdagradState(dict(hyperparameters), [np.full(p.shape, tau).astype(p.dtype) for p in params], [0] * len(params))
+        return NumpyAdagradState(
+            dict(hyperparameters), [np.full(p.shape, tau).astype(p.dtype) for p in params], [0] * len(params)
+        )
 
-    def step(self, state: NumpyAdagradState, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], NumpyAdagradState]:
+    def step(
+        self, state: NumpyAdagradState, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], NumpyAdagradState]:
         h = state.hyper
         new_params, sums, steps = [], [], []
         for p, g, s, t in zip(params, grads, state.sums, state.steps):
@@ -50,7 +54,9 @@ class NumpyAdagrad:
                 gw = gw + wide(h["weight_decay"]) * p.astype(wide)
             s_new = (s.astype(wide) + gw * gw).astype(p.dtype)
             with np.errstate(all="ignore"):  # NaN and inf propagate (R25)
-                p_new = (p.astype(wide) - wide(clr) * gw / (np.sqrt(s_new.astype(wide)) + wide(h["eps"]))).astype(p.dtype)
+                p_new = (p.astype(wide) - wide(clr) * gw / (np.sqrt(s_new.astype(wide)) + wide(h["eps"]))).astype(
+                    p.dtype
+                )
             new_params.append(p_new), sums.append(s_new), steps.append(t)
         return new_params, NumpyAdagradState(h, sums, steps)
 

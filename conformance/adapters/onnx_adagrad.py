@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import NUMERIC_FEATURES, refuse
 from .base import Unsupported
+from .common import NUMERIC_FEATURES, refuse
 
 __all__ = ["OnnxAdagrad"]
 
@@ -34,17 +34,31 @@ def _evaluator(dtype: str, decay_factor: float, epsilon: float, norm_coefficient
     from onnx import TensorProto, helper
     from onnx.reference import ReferenceEvaluator
 
-    node = helper.make_node("Adagrad", ["R", "T", "X", "G", "H"], ["X_new", "H_new"], domain="ai.onnx.preview.training",
-                            decay_factor=decay_factor, epsilon=epsilon, norm_coefficient=norm_coefficient)
+    node = helper.make_node(
+        "Adagrad",
+        ["R", "T", "X", "G", "H"],
+        ["X_new", "H_new"],
+        domain="ai.onnx.preview.training",
+        decay_factor=decay_factor,
+        epsilon=epsilon,
+        norm_coefficient=norm_coefficient,
+    )
     elem = _ONNX_TYPES[dtype]
     graph = helper.make_graph(
-        [node], "adagrad",
-        [helper.make_tensor_value_info("R", elem, []), helper.make_tensor_value_info("T", TensorProto.INT64, []),
-         helper.make_tensor_value_info("X", elem, None), helper.make_tensor_value_info("G", elem, None),
-         helper.make_tensor_value_info("H", elem, None)],
+        [node],
+        "adagrad",
+        [
+            helper.make_tensor_value_info("R", elem, []),
+            helper.make_tensor_value_info("T", TensorProto.INT64, []),
+            helper.make_tensor_value_info("X", elem, None),
+            helper.make_tensor_value_info("G", elem, None),
+            helper.make_tensor_value_info("H", elem, None),
+        ],
         [helper.make_tensor_value_info("X_new", elem, None), helper.make_tensor_value_info("H_new", elem, None)],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.preview.training", 1)])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("ai.onnx.preview.training", 1)]
+    )
     return ReferenceEvaluator(model)
 
 
@@ -57,11 +71,19 @@ class OnnxAdagrad:
         refuse(hyperparameters, "the ONNX Adagrad op", maximize="no maximize attribute")
         for p in params:
             if p.dtype.name not in _ONNX_TYPES:
-                raise Unsupported(f"{p.dtype.name} parameters (the reference evaluator's Adagrad takes float, double, float16)")
+                raise Unsupported(
+                    f"{p.dtype.name} parameters (the reference evaluator's Adagrad takes float, double, float16)"
+                )
         tau = hyperparameters["initial_accumulator_value"]
-        return {"h": dict(hyperparameters), "sums": [np.full(p.shape, tau, dtype=p.dtype) for p in params], "t": [0] * len(params)}
+        return {
+            "h": dict(hyperparameters),
+            "sums": [np.full(p.shape, tau, dtype=p.dtype) for p in params],
+            "t": [0] * len(params),
+        }
 
-    def step(self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    def step(
+        self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
         h = state["h"]
         out, sums, counts = [], [], []
         for p, g, s, t in zip(params, grads, state["sums"], state["t"]):
@@ -69,7 +91,9 @@ class OnnxAdagrad:
                 out.append(p), sums.append(s), counts.append(t)
                 continue
             ev = _evaluator(p.dtype.name, float(h["lr_decay"]), float(h["eps"]), float(h["weight_decay"]))
-            x_new, h_new = ev.run(None, {"R": np.array(h["lr"], dtype=p.dtype), "T": np.array(t, dtype=np.int64), "X": p, "G": g, "H": s})
+            x_new, h_new = ev.run(
+                None, {"R": np.array(h["lr"], dtype=p.dtype), "T": np.array(t, dtype=np.int64), "X": p, "G": g, "H": s}
+            )
             out.append(np.asarray(x_new)), sums.append(np.asarray(h_new)), counts.append(t + 1)
         return out, {**state, "sums": sums, "t": counts}
 

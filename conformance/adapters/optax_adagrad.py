@@ -39,11 +39,21 @@ class OptaxAdagrad:
         import optax
 
         h = hyperparameters
-        refuse(h, "optax.adagrad", lr_decay="no learning-rate decay", weight_decay="no weight decay", maximize="no maximize")
-        tx = optax.adagrad(learning_rate=h["lr"], initial_accumulator_value=h["initial_accumulator_value"], eps=h["eps"])
+        refuse(
+            h,
+            "optax.adagrad",
+            lr_decay="no learning-rate decay",
+            weight_decay="no weight decay",
+            maximize="no maximize",
+        )
+        tx = optax.adagrad(
+            learning_rate=h["lr"], initial_accumulator_value=h["initial_accumulator_value"], eps=h["eps"]
+        )
         return tx, tx.init([jnp.asarray(p) for p in params])
 
-    def step(self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], Any]:
+    def step(
+        self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], Any]:
         import jax.numpy as jnp
         import optax
 

@@ -49,7 +49,12 @@ class PaddleAdagrad:
         import paddle
 
         h = hyperparameters
-        refuse(h, "paddle.optimizer.Adagrad", lr_decay="no learning-rate decay inside the optimizer", maximize="no maximize")
+        refuse(
+            h,
+            "paddle.optimizer.Adagrad",
+            lr_decay="no learning-rate decay inside the optimizer",
+            maximize="no maximize",
+        )
         paddle.set_device("cpu")
         # the learning-rate variable takes the default dtype: float32 beside float64 params fails
         paddle.set_default_dtype("float64" if any(p.dtype == np.float64 for p in params) else "float32")
@@ -61,13 +66,18 @@ class PaddleAdagrad:
                 raise Unsupported(f"{p.dtype.name} parameters (Paddle's CPU kernels lack half-precision multiply)")
             t.set_value(_to_paddle(p))
             tensors.append(t)
-        opt = paddle.optimizer.Adagrad(learning_rate=h["lr"], epsilon=h["eps"], parameters=tensors,
-                                       weight_decay=h["weight_decay"] or None,
-                                       initial_accumulator_value=h["initial_accumulator_value"])
+        opt = paddle.optimizer.Adagrad(
+            learning_rate=h["lr"],
+            epsilon=h["eps"],
+            parameters=tensors,
+            weight_decay=h["weight_decay"] or None,
+            initial_accumulator_value=h["initial_accumulator_value"],
+        )
         return opt, tensors
 
-    def step(self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], Any]:
-        import paddle
+    def step(
+        self, state: Any, params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], Any]:
 
         opt, tensors = state
         loss = None

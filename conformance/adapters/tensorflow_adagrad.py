@@ -69,11 +69,19 @@ class ApplyAdagradV2:
 
     def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
         h = hyperparameters
-        refuse(h, "ApplyAdagradV2", lr_decay="no learning-rate decay", weight_decay="no weight decay", maximize="no maximize")
+        refuse(
+            h,
+            "ApplyAdagradV2",
+            lr_decay="no learning-rate decay",
+            weight_decay="no weight decay",
+            maximize="no maximize",
+        )
         tau = h["initial_accumulator_value"]
         return {"h": dict(h), "sums": [np.full(p.shape, tau).astype(p.dtype) for p in params], "t": [0] * len(params)}
 
-    def step(self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> tuple[list[np.ndarray], dict[str, Any]]:
+    def step(
+        self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
+    ) -> tuple[list[np.ndarray], dict[str, Any]]:
         import tensorflow as tf
 
         h = state["h"]
@@ -84,8 +92,13 @@ class ApplyAdagradV2:
                 continue
             var, acc = tf.Variable(_to_tf(p)), tf.Variable(_to_tf(s))
             dt = _tf_dtype(p)
-            tf.raw_ops.ResourceApplyAdagradV2(var=var.handle, accum=acc.handle, lr=tf.constant(h["lr"], dt),
-                                              epsilon=tf.constant(h["eps"], dt), grad=_to_tf(g))
+            tf.raw_ops.ResourceApplyAdagradV2(
+                var=var.handle,
+                accum=acc.handle,
+                lr=tf.constant(h["lr"], dt),
+                epsilon=tf.constant(h["eps"], dt),
+                grad=_to_tf(g),
+            )
             out.append(_to_np(var, p)), sums.append(_to_np(acc, p)), counts.append(t + 1)
         return out, {**state, "sums": sums, "t": counts}
 
@@ -99,6 +112,11 @@ class ApplyAdagradV2:
         return {**state, "sums": list(sums), "t": list(steps)}
 
     def set_hyperparameters(self, state: dict[str, Any], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-        refuse(hyperparameters, "ApplyAdagradV2", lr_decay="no learning-rate decay", weight_decay="no weight decay",
-               maximize="no maximize")
+        refuse(
+            hyperparameters,
+            "ApplyAdagradV2",
+            lr_decay="no learning-rate decay",
+            weight_decay="no weight decay",
+            maximize="no maximize",
+        )
         return {**state, "h": dict(hyperparameters)}

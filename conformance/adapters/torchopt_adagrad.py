@@ -62,11 +62,13 @@ def write(opt: Any, start: Sequence[tuple[Any, int]]) -> None:
             state = opt.impl.init(params)
         loaded = [next(pairs) for _ in params]
 
-        def replaced(s: Any) -> Any:
+        def replaced(s: Any, loaded: list[Any] = loaded) -> Any:
             if isinstance(s, tuple) and not hasattr(s, "_fields"):
-                return type(s)(replaced(x) for x in s)
+                return type(s)(replaced(x, loaded) for x in s)
             if _has(s, "sum_of_squares"):
-                return s._replace(sum_of_squares=[t.to(old.dtype).clone() for (t, _), old in zip(loaded, s.sum_of_squares)])
+                return s._replace(
+                    sum_of_squares=[t.to(old.dtype).clone() for (t, _), old in zip(loaded, s.sum_of_squares)]
+                )
             if _has(s, "count"):
                 return s._replace(count=[torch.tensor(int(k), dtype=old.dtype) for (_, k), old in zip(loaded, s.count)])
             return s

@@ -28,10 +28,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("report", help="a JSON report written by check --report")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
-    p.add_argument("--max-records", type=int, default=MAX_RECORDS, metavar="N",
-                   help=f"replay at most N records, the smallest (default {MAX_RECORDS})")
-    p.add_argument("--budget", type=float, default=BUDGET_S, metavar="SECONDS",
-                   help=f"stop the search after SECONDS (default {BUDGET_S:g})")
+    p.add_argument(
+        "--max-records",
+        type=int,
+        default=MAX_RECORDS,
+        metavar="N",
+        help=f"replay at most N records, the smallest (default {MAX_RECORDS})",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=BUDGET_S,
+        metavar="SECONDS",
+        help=f"stop the search after SECONDS (default {BUDGET_S:g})",
+    )
     p.set_defaults(func=explain)
 
 
@@ -53,7 +63,9 @@ def explain(args: argparse.Namespace) -> int:
         return _error(f"{path} is not a conformance report (no results, no diagnosis_records)")
     raw = data.get("diagnosis_records")
     if not raw:
-        return _error(f"{path} has no diagnosis records (a conformant run, or a report written before diagnosis existed)")
+        return _error(
+            f"{path} has no diagnosis records (a conformant run, or a report written before diagnosis existed)"
+        )
     if not isinstance(raw, list):
         return _error(f"{path}: diagnosis_records must be a list")
     if args.max_records < 1 or args.budget <= 0:

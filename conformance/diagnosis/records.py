@@ -62,7 +62,9 @@ def _decode_array(d: Any) -> np.ndarray:
     kind = np.dtype(_ARRAY_KINDS[d["dtype"]])
     count = math.prod(d["shape"])
     if len(raw) != count * kind.itemsize:
-        raise ValueError(f"{d['dtype']} array of shape {d['shape']} needs {count * kind.itemsize} bytes, has {len(raw)}")
+        raise ValueError(
+            f"{d['dtype']} array of shape {d['shape']} needs {count * kind.itemsize} bytes, has {len(raw)}"
+        )
     return np.frombuffer(raw, dtype=kind).reshape(d["shape"]).astype(kind.newbyteorder("="))
 
 
@@ -85,8 +87,13 @@ def encode_value(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return {"array": _encode_array(x)}
     if isinstance(x, SparseGrad):
-        return {"sparse": {"indices": _encode_array(np.asarray(x.indices)), "values": _encode_array(np.asarray(x.values)),
-                           "shape": [int(n) for n in x.shape]}}
+        return {
+            "sparse": {
+                "indices": _encode_array(np.asarray(x.indices)),
+                "values": _encode_array(np.asarray(x.values)),
+                "shape": [int(n) for n in x.shape],
+            }
+        }
     if isinstance(x, list):
         return [encode_value(v) for v in x]
     if isinstance(x, tuple):
@@ -104,7 +111,7 @@ def decode_value(x: Any) -> Any:
         return [decode_value(v) for v in x]
     if not isinstance(x, dict) or len(x) != 1:
         raise ValueError(f"malformed value in a diagnosis record: {_brief(x)}")
-    (tag, body), = x.items()
+    ((tag, body),) = x.items()
     if tag == "float":
         if body not in ("nan", "inf", "-inf"):
             raise ValueError(f"a tagged float must be nan, inf or -inf, got {_brief(body)}")
@@ -114,7 +121,9 @@ def decode_value(x: Any) -> Any:
     if tag == "sparse":
         if not isinstance(body, dict) or set(body) != {"indices", "values", "shape"}:
             raise ValueError(f"a sparse gradient needs indices, values and shape, got {_brief(body)}")
-        return SparseGrad(_decode_array(body["indices"]), _decode_array(body["values"]), tuple(int(n) for n in body["shape"]))
+        return SparseGrad(
+            _decode_array(body["indices"]), _decode_array(body["values"]), tuple(int(n) for n in body["shape"])
+        )
     if tag == "tuple":
         if not isinstance(body, list):
             raise ValueError(f"a tuple must be a list, got {_brief(body)}")
@@ -146,16 +155,23 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data; :meth:`from_json` gives back an equal record, bit for bit."""
         case = {f.name: encode_value(getattr(self.case, f.name)) for f in dataclasses.fields(self.case)}
-        steps = [[encode_value([np.asarray(p) for p in params]),
-                  encode_value([None if s is None else np.asarray(s) for s in sums]),
-                  [int(t) for t in counts]] for params, sums, counts in self.trajectory]
+        steps = [
+            [
+                encode_value([np.asarray(p) for p in params]),
+                encode_value([None if s is None else np.asarray(s) for s in sums]),
+                [int(t) for t in counts],
+            ]
+            for params, sums, counts in self.trajectory
+        ]
         return {"test_id": self.test_id, "case": case, "trajectory": steps}
 
     @classmethod
-    def from_json(cls, data: Any) -> "Record":
+    def from_json(cls, data: Any) -> Record:
         """The record :meth:`to_json` wrote; ``ValueError`` naming what is malformed."""
         if not isinstance(data, dict) or set(data) != {"test_id", "case", "trajectory"}:
-            raise ValueError(f"a diagnosis record must be an object with test_id, case and trajectory, got {_brief(data)}")
+            raise ValueError(
+                f"a diagnosis record must be an object with test_id, case and trajectory, got {_brief(data)}"
+            )
         if not isinstance(data["case"], dict):
             raise ValueError("a diagnosis record's case must be an object")
         known = {f.name for f in dataclasses.fields(Case)}

@@ -74,23 +74,40 @@ class Explanation:
 
     def describe(self) -> str:
         """One line: labels, count, rules, fitted values."""
-        fitted = "".join(f"; {variant(n).fit.field if variant(n).fit else n} = {_show(v)}" for n, v in self.fitted.items())
-        return (f"{self.label}: {self.explained} of {self.failures} failures within the error model "
-                f"(breaks {', '.join(self.rules)}{fitted})")
+        fitted = "".join(
+            f"; {variant(n).fit.field if variant(n).fit else n} = {_show(v)}" for n, v in self.fitted.items()
+        )
+        return (
+            f"{self.label}: {self.explained} of {self.failures} failures within the error model "
+            f"(breaks {', '.join(self.rules)}{fitted})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data."""
         ratio = self.worst_ratio if math.isfinite(self.worst_ratio) else None
-        return {"variants": list(self.variants), "labels": list(self.labels), "rules": list(self.rules),
-                "fitted": {k: _plain(v) for k, v in self.fitted.items()}, "explained": self.explained,
-                "failures": self.failures, "worst_ratio": ratio}
+        return {
+            "variants": list(self.variants),
+            "labels": list(self.labels),
+            "rules": list(self.rules),
+            "fitted": {k: _plain(v) for k, v in self.fitted.items()},
+            "explained": self.explained,
+            "failures": self.failures,
+            "worst_ratio": ratio,
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Explanation":
+    def from_json(cls, data: dict[str, Any]) -> Explanation:
         """Inverse of :meth:`to_json`."""
         ratio = data.get("worst_ratio")
-        return cls(list(data["variants"]), list(data["labels"]), list(data["rules"]), dict(data["fitted"]),
-                   int(data["explained"]), int(data["failures"]), float("inf") if ratio is None else float(ratio))
+        return cls(
+            list(data["variants"]),
+            list(data["labels"]),
+            list(data["rules"]),
+            dict(data["fitted"]),
+            int(data["explained"]),
+            int(data["failures"]),
+            float("inf") if ratio is None else float(ratio),
+        )
 
 
 def _plain(v: Any) -> Any:
@@ -157,25 +174,43 @@ class Diagnosis:
             scope += f" (the smallest; {self.records - self.replayed} larger record(s) not replayed)"
         lines.append(scope + f"; {self.seconds:.1f} s")
         if not self.complete:
-            lines.append(f"  the search stopped at its time budget (combinations of variants tried: {self.pairs_tried} of {self.pairs_total})")
+            lines.append(
+                f"  the search stopped at its time budget (combinations of variants tried: {self.pairs_tried} of {self.pairs_total})"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (the report's ``"diagnosis"``); ``summary`` included for readers."""
-        return {"records": self.records, "replayed": self.replayed, "failures": self.failures,
-                "explained_by": [e.to_json() for e in self.explained_by], "partial": [e.to_json() for e in self.partial],
-                "pairs_tried": self.pairs_tried, "pairs_total": self.pairs_total, "complete": self.complete,
-                "seconds": round(self.seconds, 3), "notes": list(self.notes), "summary": self.summary()}
+        return {
+            "records": self.records,
+            "replayed": self.replayed,
+            "failures": self.failures,
+            "explained_by": [e.to_json() for e in self.explained_by],
+            "partial": [e.to_json() for e in self.partial],
+            "pairs_tried": self.pairs_tried,
+            "pairs_total": self.pairs_total,
+            "complete": self.complete,
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+            "summary": self.summary(),
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Diagnosis":
+    def from_json(cls, data: dict[str, Any]) -> Diagnosis:
         """Inverse of :meth:`to_json` (``summary`` is recomputed)."""
-        return cls(records=int(data["records"]), replayed=int(data["replayed"]), failures=int(data["failures"]),
-                   explained_by=[Explanation.from_json(e) for e in data["explained_by"]],
-                   partial=[Explanation.from_json(e) for e in data["partial"]],
-                   pairs_tried=int(data["pairs_tried"]), pairs_total=int(data["pairs_total"]),
-                   complete=bool(data["complete"]), seconds=float(data["seconds"]), notes=list(data["notes"]))
+        return cls(
+            records=int(data["records"]),
+            replayed=int(data["replayed"]),
+            failures=int(data["failures"]),
+            explained_by=[Explanation.from_json(e) for e in data["explained_by"]],
+            partial=[Explanation.from_json(e) for e in data["partial"]],
+            pairs_tried=int(data["pairs_tried"]),
+            pairs_total=int(data["pairs_total"]),
+            complete=bool(data["complete"]),
+            seconds=float(data["seconds"]),
+            notes=list(data["notes"]),
+        )
 
 
 # -- checking one record under some semantics ------------------------------------------------
@@ -194,7 +229,7 @@ def _size(r: Record) -> int:
 #: the suite's ranges (float64's grow to some 1e-14 over 60 steps, float32's to some 1e-5): such a
 #: variant is rejected without computing the tolerance. Only a shortcut: it can make the diagnosis
 #: miss an explanation, never invent one.
-_HOPELESS = {"float64": 2.0 ** -30, "float32": 2.0 ** -10}
+_HOPELESS = {"float64": 2.0**-30, "float32": 2.0**-10}
 
 
 def _check(record: Record, sem: Semantics, spec: list[Any] | None) -> _Outcome:
@@ -212,7 +247,9 @@ def _check(record: Record, sem: Semantics, spec: list[Any] | None) -> _Outcome:
         for k, (got, want) in enumerate(zip(record.trajectory, replay(case, sem, bounds=False))):
             params, sums, steps = got
             if spec is not None and k < len(spec) and not differs:
-                differs = not _same(want.params, spec[k][0]) or not _same(want.sums, spec[k][1]) or want.steps != spec[k][2]
+                differs = (
+                    not _same(want.params, spec[k][0]) or not _same(want.sums, spec[k][1]) or want.steps != spec[k][2]
+                )
             if list(steps) != list(want.steps) or len(sums) != len(want.sums):
                 return _Outcome(False, math.inf, differs)
             if any((a is None) != (e is None) for a, e in zip(sums, want.sums)):
@@ -250,8 +287,10 @@ def _check_bounds(record: Record, sem: Semantics, dtype: str) -> tuple[bool, flo
         for got, want in zip(record.trajectory, replay(case, sem)):
             params, sums, _ = got
             for i in range(len(case.params)):
-                for a, e, b, prev in ((params[i], want.params[i], want.param_bounds[i], before_p[i]),
-                                      (sums[i], want.sums[i], want.sum_bounds[i], before_s[i])):
+                for a, e, b, prev in (
+                    (params[i], want.params[i], want.param_bounds[i], before_p[i]),
+                    (sums[i], want.sums[i], want.sum_bounds[i], before_s[i]),
+                ):
                     if e is None:
                         continue
                     if b is None:  # a parameter not handed to the optimizer yet: nothing computed, exact
@@ -308,7 +347,7 @@ def _fit_value(records: Sequence[Record], build: Callable[[Any], Semantics], fit
     the parameter changes nothing on these records.
     """
     samples = [(r, _target_obs(r, fit.observe)) for r in records[:FIT_RECORDS]]
-    to_value = (lambda x: 10.0 ** x) if fit.grid == "log" else (lambda x: x)
+    to_value = (lambda x: 10.0**x) if fit.grid == "log" else (lambda x: x)
 
     def residual(x: float) -> np.ndarray:
         sem = build(to_value(x))
@@ -386,8 +425,15 @@ class _Result:
         return sum(self.explained)
 
 
-def _evaluate(names: tuple[str, ...], values: dict[str, Any], sem: Semantics, failures: Sequence[Record],
-              spec: Sequence[list[Any]], *, stop_early: bool) -> _Result:
+def _evaluate(
+    names: tuple[str, ...],
+    values: dict[str, Any],
+    sem: Semantics,
+    failures: Sequence[Record],
+    spec: Sequence[list[Any]],
+    *,
+    stop_early: bool,
+) -> _Result:
     explained, ratio, differs = [], 0.0, False
     for r, sp in zip(failures, spec):
         out = _check(r, sem, sp)
@@ -404,8 +450,14 @@ def _evaluate(names: tuple[str, ...], values: dict[str, Any], sem: Semantics, fa
 def _best_single(v: Variant, failures, spec) -> _Result:
     best = None
     for value in _candidates(v, failures, Semantics()):
-        res = _evaluate((v.name,), {} if value is None else {v.name: value}, v.semantics(None, value), failures, spec,
-                        stop_early=False)
+        res = _evaluate(
+            (v.name,),
+            {} if value is None else {v.name: value},
+            v.semantics(None, value),
+            failures,
+            spec,
+            stop_early=False,
+        )
         if best is None or (res.count, -res.ratio) > (best.count, -best.ratio):
             best = res
     assert best is not None
@@ -440,12 +492,15 @@ def _rank(res: _Result) -> tuple:
 MODIFIED_PAIRS = 10
 
 
-def _with_modifier(singles: list[_Result], pairs: list[tuple[_Result, _Result]], failures, spec, deadline: float,
-                   diag: Diagnosis) -> list[_Result]:
+def _with_modifier(
+    singles: list[_Result], pairs: list[tuple[_Result, _Result]], failures, spec, deadline: float, diag: Diagnosis
+) -> list[_Result]:
     """Pairs of variants with a modifier on top (Keras 3 for float64: eps inside + decoupled + lr in float32)."""
     mods = [variant(s.names[0]) for s in singles if variant(s.names[0]).modifier]
-    best = sorted(((a, b) for a, b in pairs if not variant(a.names[0]).modifier and not variant(b.names[0]).modifier),
-                  key=lambda ab: -(ab[0].count + ab[1].count))[:MODIFIED_PAIRS]
+    best = sorted(
+        ((a, b) for a, b in pairs if not variant(a.names[0]).modifier and not variant(b.names[0]).modifier),
+        key=lambda ab: -(ab[0].count + ab[1].count),
+    )[:MODIFIED_PAIRS]
     found = []
     diag.pairs_total += len(best) * len(mods)
     for a, b in best:
@@ -456,8 +511,14 @@ def _with_modifier(singles: list[_Result], pairs: list[tuple[_Result, _Result]],
                 diag.complete = False
                 return found
             diag.pairs_tried += 1
-            res = _evaluate(a.names + b.names + (m.name,), {**a.values, **b.values}, m.semantics(base), failures, spec,
-                            stop_early=True)
+            res = _evaluate(
+                a.names + b.names + (m.name,),
+                {**a.values, **b.values},
+                m.semantics(base),
+                failures,
+                spec,
+                stop_early=True,
+            )
             if res.count == len(failures):
                 found.append(res)
     return found
@@ -481,7 +542,9 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
     notes = []
     usable = [r for r in records if r.trajectory]
     if len(usable) < len(records):
-        notes.append(f"{len(records) - len(usable)} record(s) without a trajectory (the target failed before its first step) left out")
+        notes.append(
+            f"{len(records) - len(usable)} record(s) without a trajectory (the target failed before its first step) left out"
+        )
     spec_runs, failures = [], []
     within = replayed = 0
     cut_short = False
@@ -504,7 +567,9 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
         spec_runs.append(sp)
     if within:
         notes.append(f"{within} record(s) within the spec's error model (not numerical failures) left out")
-    diag = Diagnosis(records=len(records), replayed=replayed, failures=len(failures), notes=notes, complete=not cut_short)
+    diag = Diagnosis(
+        records=len(records), replayed=replayed, failures=len(failures), notes=notes, complete=not cut_short
+    )
     if not failures:
         diag.seconds = round(time.monotonic() - start, 3)
         return diag
@@ -520,8 +585,9 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
     pairs_full: list[_Result] = []
     if not full:
         active = sorted((s for s in singles if s.differs), key=lambda s: -s.count)
-        todo = [(a, b) for a, b in itertools.combinations(active, 2)
-                if variant(a.names[0]).part != variant(b.names[0]).part]
+        todo = [
+            (a, b) for a, b in itertools.combinations(active, 2) if variant(a.names[0]).part != variant(b.names[0]).part
+        ]
         diag.pairs_total = len(todo)
         # failures explained by the fewest single variants first: a pair fails on them soonest
         hardness = np.array([sum(s.explained[i] for s in singles) for i in range(n)])
@@ -544,8 +610,9 @@ def diagnose(records: list[Record], *, max_records: int = MAX_RECORDS, budget_s:
         least = min(max(variant(x).looseness for x in r.names) for r in full)
         full = [r for r in full if max(variant(x).looseness for x in r.names) == least]
     diag.explained_by = [_explanation(r, n) for r in full[:LISTED]]
-    partial = sorted((s for s in singles if 0 < s.count < n),
-                     key=lambda s: (variant(s.names[0]).looseness, -s.count) + _rank(s))
+    partial = sorted(
+        (s for s in singles if 0 < s.count < n), key=lambda s: (variant(s.names[0]).looseness, -s.count) + _rank(s)
+    )
     exact = [r for r in partial if variant(r.names[0]).looseness == 0]
     diag.partial = [_explanation(r, n) for r in (exact or partial)[:LISTED]]  # looser models only when nothing else
     diag.seconds = round(time.monotonic() - start, 3)

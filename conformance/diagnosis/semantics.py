@@ -27,8 +27,14 @@ from ..harness import Case
 __all__ = ["NotReplayable", "Semantics", "StepValues", "replay", "trajectory"]
 
 #: torch's (and the oracle's) defaults, for a hyperparameter a case's group leaves out.
-DEFAULTS: dict[str, Any] = {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0,
-                            "eps": 1e-10, "maximize": False}
+DEFAULTS: dict[str, Any] = {
+    "lr": 1e-2,
+    "lr_decay": 0.0,
+    "weight_decay": 0.0,
+    "initial_accumulator_value": 0.0,
+    "eps": 1e-10,
+    "maximize": False,
+}
 
 
 class NotReplayable(ValueError):
@@ -39,32 +45,32 @@ class NotReplayable(ValueError):
 class Semantics:
     """Switches on the update; all defaults = spec R1. Each field is documented in :mod:`.catalogue`."""
 
-    eps_inside: bool = False            # sqrt(s + eps)
-    eps_absent: bool = False            # sqrt(s), no eps at all
-    eps_value: float | None = None      # a fixed eps replaces the given one
+    eps_inside: bool = False  # sqrt(s + eps)
+    eps_absent: bool = False  # sqrt(s), no eps at all
+    eps_value: float | None = None  # a fixed eps replaces the given one
     eps_zero_default: float | None = None  # eps == 0 silently replaced by this value
-    guard_zero: bool = False            # update 0 where the accumulator is 0 (no 0/0 NaN)
-    no_sqrt: bool = False               # s + eps instead of sqrt(s) + eps
-    old_accumulator: bool = False       # the update divides by the accumulator before this step's g^2
-    decoupled_wd: bool = False          # p -= clr * wd * p, the gradient left alone
-    wd_not_accumulated: bool = False    # s += g^2 without wd; the update uses g + wd p
-    maximize_after_wd: bool = False     # g = -(g + wd p)
-    maximize_ignored: bool = False      # maximize has no effect
-    fixed_tau: float | None = None      # the accumulator starts at this value whatever tau
-    hyper_dtype: str | None = None      # lr, lr_decay, wd, eps, tau rounded to this dtype (float64 params)
-    lr_dtype: str | None = None         # lr held in this dtype, the decoupled decay factor computed in it
-    decay_dtype: str | None = None      # the factor 1 / (1 + (t-1) lr_decay) computed in this dtype
-    compute_dtype: str | None = None    # inputs rounded to this dtype, arithmetic bounded in it
+    guard_zero: bool = False  # update 0 where the accumulator is 0 (no 0/0 NaN)
+    no_sqrt: bool = False  # s + eps instead of sqrt(s) + eps
+    old_accumulator: bool = False  # the update divides by the accumulator before this step's g^2
+    decoupled_wd: bool = False  # p -= clr * wd * p, the gradient left alone
+    wd_not_accumulated: bool = False  # s += g^2 without wd; the update uses g + wd p
+    maximize_after_wd: bool = False  # g = -(g + wd p)
+    maximize_ignored: bool = False  # maximize has no effect
+    fixed_tau: float | None = None  # the accumulator starts at this value whatever tau
+    hyper_dtype: str | None = None  # lr, lr_decay, wd, eps, tau rounded to this dtype (float64 params)
+    lr_dtype: str | None = None  # lr held in this dtype, the decoupled decay factor computed in it
+    decay_dtype: str | None = None  # the factor 1 / (1 + (t-1) lr_decay) computed in this dtype
+    compute_dtype: str | None = None  # inputs rounded to this dtype, arithmetic bounded in it
     accumulator_dtype: str | None = None  # the accumulator stored in this dtype
-    momentum: float | None = None       # m = (1-b) g/d + b m; p -= clr m
-    lr_decay_offset: int = 0            # 1: lr / (1 + t lr_decay)
-    decay_counter: str = "param"        # "param" (R2/R3), "group" (step() calls of the group), "shared"
-    step_without_grad: bool = False     # t advances for a parameter without a gradient
-    step_in_dtype: bool = False         # t held in the parameter's dtype
+    momentum: float | None = None  # m = (1-b) g/d + b m; p -= clr m
+    lr_decay_offset: int = 0  # 1: lr / (1 + t lr_decay)
+    decay_counter: str = "param"  # "param" (R2/R3), "group" (step() calls of the group), "shared"
+    step_without_grad: bool = False  # t advances for a parameter without a gradient
+    step_in_dtype: bool = False  # t held in the parameter's dtype
     nonfinite_clamp: float | None = None  # NaN -> 0, +-inf -> +-value in the gradient
-    lr_edits_ignored: bool = False      # the lr a group was created with is used throughout
-    sparse_square_first: bool = False   # duplicate sparse entries squared, then summed
-    complex_shared: bool = False        # one accumulator |g|^2 for both parts of a complex parameter
+    lr_edits_ignored: bool = False  # the lr a group was created with is used throughout
+    sparse_square_first: bool = False  # duplicate sparse entries squared, then summed
+    complex_shared: bool = False  # one accumulator |g|^2 for both parts of a complex parameter
 
     def changed(self) -> dict[str, Any]:
         """The fields that differ from R1."""
@@ -182,8 +188,9 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
             st.m = np.zeros(st.p.shape)
             st.live = True
             if bounds:
-                st.tracker = ErrorTracker(bdt, st.p.shape, initial_accumulator_value=float(tau),
-                                          exact_start=case.start is not None)
+                st.tracker = ErrorTracker(
+                    bdt, st.p.shape, initial_accumulator_value=float(tau), exact_start=case.start is not None
+                )
                 cur = st.tracker.current()
                 st.pb, st.sb = cur.param, cur.sum
 
@@ -216,8 +223,12 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
                     continue
                 _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt)
         yield StepValues(
-            params=[_unpairs(st.p, st.is_complex) if st.live else _unpairs(_pairs(case.params[i]), bool(np.iscomplexobj(case.params[i])))
-                    for i, st in enumerate(states)],
+            params=[
+                _unpairs(st.p, st.is_complex)
+                if st.live
+                else _unpairs(_pairs(case.params[i]), bool(np.iscomplexobj(case.params[i])))
+                for i, st in enumerate(states)
+            ],
             sums=[_unpairs(st.s, st.is_complex) if st.live else None for st in states],
             steps=[st.t if st.live else 0 for st in states],
             param_bounds=[st.pb if (bounds and st.live) else None for st in states],
@@ -238,7 +249,9 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
     lr_decay = hyper_of(group, "lr_decay")
     wd = hyper_of(group, "weight_decay")
     eps = hyper_of(group, "eps")
-    maximize = bool(group.get("maximize", case.options.get("maximize", DEFAULTS["maximize"]))) and not sem.maximize_ignored
+    maximize = (
+        bool(group.get("maximize", case.options.get("maximize", DEFAULTS["maximize"]))) and not sem.maximize_ignored
+    )
     if sem.eps_value is not None:
         eps = float(sem.eps_value)
     if sem.eps_zero_default is not None and eps == 0:
@@ -333,10 +346,20 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             p_new = p - upd
 
     if bounds:
-        b = st.tracker.step(p, gp, s, n, touched=touched, lr=lr, lr_decay=lr_decay, weight_decay=wd, eps=eps,
-                            maximize=maximize,
-                            lr_dtype=("float32" if sem.decay_dtype and _narrower(sem.decay_dtype, real) else case.lr_tensor_dtype),
-                            grad_err=grad_err)
+        b = st.tracker.step(
+            p,
+            gp,
+            s,
+            n,
+            touched=touched,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=wd,
+            eps=eps,
+            maximize=maximize,
+            lr_dtype=("float32" if sem.decay_dtype and _narrower(sem.decay_dtype, real) else case.lr_tensor_dtype),
+            grad_err=grad_err,
+        )
         st.pb, st.sb = b.param, b.sum
     if touched is not None:
         mask = touched.reshape(touched.shape + (1,) * (p.ndim - touched.ndim))

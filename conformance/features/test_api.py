@@ -101,9 +101,12 @@ def test_state_is_eager(target):
     if isinstance(entries, str):
         signal_unsupported(f"eager state: {entries}")
     lazy = [i for i, e in enumerate(entries) if e is None]
-    assert not lazy, (f"R14: no state for param(s) {lazy} after construction: the target creates its state lazily "
-                      "(at the first step); torch 2.x creates it in the constructor")
+    assert not lazy, (
+        f"R14: no state for param(s) {lazy} after construction: the target creates its state lazily "
+        "(at the first step); torch 2.x creates it in the constructor"
+    )
     for i, (total, step) in enumerate(entries):
         assert float(step) == 0.0, f"R14: param {i}'s step is {step!r} after construction, expected 0"
         assert total.shape == params[i].shape and bool(torch.all(total == 0.0)), (
-            f"R14: param {i}'s sum after construction is not zeros of its shape (tau 0): {total!r}")
+            f"R14: param {i}'s sum after construction is not zeros of its shape (tau 0): {total!r}"
+        )

@@ -20,7 +20,9 @@ pytestmark = [feature("complex"), pytest.mark.spec("R11", "R27")]
 def test_complex_free_running(target, record_ulps, dtype, options, data):
     """A complex trajectory equals its real pairs', within the component dtype's model; both
     accumulators start at tau (drawn, 0 included)."""
-    hyper = st.tuples(lr_only(), st.sampled_from([0.0, 0.5, 1.5])).map(lambda t: {**t[0], "initial_accumulator_value": t[1]})
+    hyper = st.tuples(lr_only(), st.sampled_from([0.0, 0.5, 1.5])).map(
+        lambda t: {**t[0], "initial_accumulator_value": t[1]}
+    )
     case = data.draw(cases(dtype=dtype, hyper=hyper, steps=(1, 6), options=options))
     check_or_refused(target, case, record_ulps, what=dtype, needs="complex")
 

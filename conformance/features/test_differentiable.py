@@ -53,6 +53,11 @@ def test_gradcheck_through_two_steps(target, hyper, options):
 def test_differentiable_values_match_oracle(target, record_ulps, hyper, options):
     """differentiable=True computes the same values as R1."""
     rng = np.random.default_rng(1)
-    case = Case(dtype="float64", params=[rng.uniform(-2, 2, 6)], grads=[[rng.uniform(-3, 3, 6)] for _ in range(3)],
-                groups=[{**hyper, "params": [0]}], options={"differentiable": True, **options})
+    case = Case(
+        dtype="float64",
+        params=[rng.uniform(-2, 2, 6)],
+        grads=[[rng.uniform(-3, 3, 6)] for _ in range(3)],
+        groups=[{**hyper, "params": [0]}],
+        options={"differentiable": True, **options},
+    )
     check_or_refused(target, case, record_ulps, what="differentiable", needs="differentiable")

@@ -32,10 +32,22 @@ _REAL = {"complex64": "float32", "complex128": "float64", "bfloat16": "bfloat16"
 
 #: Features a golden case also needs, by the rules it lists: a target that excludes one of them
 #: (``--exclude sparse`` for a fused path) skips those cases, with the reason, instead of failing.
-RULE_FEATURES = {"R9": "sparse", "R10": "sparse", "R11": "complex", "R15": "missing-grads", "R25": "non-finite",
-                 "R31": "lr-schedule", "R12": "groups", "R13": "groups"}
-DTYPE_FEATURES = {"float16": "numerics-float16", "bfloat16": "numerics-bfloat16", "complex64": "complex",
-                  "complex128": "complex"}
+RULE_FEATURES = {
+    "R9": "sparse",
+    "R10": "sparse",
+    "R11": "complex",
+    "R15": "missing-grads",
+    "R25": "non-finite",
+    "R31": "lr-schedule",
+    "R12": "groups",
+    "R13": "groups",
+}
+DTYPE_FEATURES = {
+    "float16": "numerics-float16",
+    "bfloat16": "numerics-bfloat16",
+    "complex64": "complex",
+    "complex128": "complex",
+}
 
 
 def needed_features(case: Case) -> set[str]:
@@ -79,8 +91,11 @@ def to_harness_case(case: Case) -> HarnessCase:
     """
     groups = [{**g.hyperparameters(), "params": list(g.params)} for g in case.groups]
     options = {} if len(groups) == 1 else {"initial_accumulator_value": case.groups[0].initial_accumulator_value}
-    edits = {k: [(gi, key, value) for gi, changes in step.set_groups for key, value in changes.items()]
-             for k, step in enumerate(case.steps) if step.set_groups}
+    edits = {
+        k: [(gi, key, value) for gi, changes in step.set_groups for key, value in changes.items()]
+        for k, step in enumerate(case.steps)
+        if step.set_groups
+    }
     return HarnessCase(
         dtype=case.dtype,
         params=[np.array(p) for p in case.params],
@@ -95,8 +110,9 @@ def to_harness_case(case: Case) -> HarnessCase:
 def test_golden_trajectory(target, record_ulps, case, pytestconfig):
     """Every step of a stored trajectory: params and sums within the error model, steps exact."""
     if isinstance(case, FixtureError):
-        pytest.fail(f"golden fixtures are damaged; regenerate with `make fixtures` or restore them:\n{case}",
-                    pytrace=False)
+        pytest.fail(
+            f"golden fixtures are damaged; regenerate with `make fixtures` or restore them:\n{case}", pytrace=False
+        )
     excluded = needed_features(case) & set(pytestconfig.getoption("--adagrad-exclude"))
     if excluded:
         skip_case(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")

@@ -70,8 +70,13 @@ def test_per_group_initial_accumulator_value(target, record_ulps, default_tau, t
         groups[-1]["added_at"] = added_at
     params = [np.array([1.0, -2.0]) for _ in taus]
     grads = [[np.array([0.5, 1.5]) for _ in taus] for _ in range(3)]
-    case = Case(dtype="float64", params=params, grads=grads, groups=groups,
-                options={"initial_accumulator_value": default_tau, **options})
+    case = Case(
+        dtype="float64",
+        params=params,
+        grads=grads,
+        groups=groups,
+        options={"initial_accumulator_value": default_tau, **options},
+    )
     check_case(target, case, record_ulps, what="per-group tau")
 
 
@@ -105,9 +110,18 @@ def test_add_param_group_rejects_non_dict(target):
 @pytest.mark.spec("R16")
 def test_add_param_group_fills_defaults(target):
     """Missing hyperparameters of an added group come from the constructor's defaults."""
-    opt = target.make([torch.zeros(2, requires_grad=True)], lr=0.25, lr_decay=0.5, eps=1e-3, weight_decay=0.125,
-                      initial_accumulator_value=0.75, maximize=True)
+    opt = target.make(
+        [torch.zeros(2, requires_grad=True)],
+        lr=0.25,
+        lr_decay=0.5,
+        eps=1e-3,
+        weight_decay=0.125,
+        initial_accumulator_value=0.75,
+        maximize=True,
+    )
     opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": 0.5})
     added = opt.param_groups[1]
     got = {k: added[k] for k in ("lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value", "maximize")}
-    assert got == dict(lr=0.5, lr_decay=0.5, eps=1e-3, weight_decay=0.125, initial_accumulator_value=0.75, maximize=True), got
+    assert got == dict(
+        lr=0.5, lr_decay=0.5, eps=1e-3, weight_decay=0.125, initial_accumulator_value=0.75, maximize=True
+    ), got

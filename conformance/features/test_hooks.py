@@ -31,17 +31,35 @@ def test_step_hook_order_and_arguments(target):
     def hook(name):
         return lambda o, args, kwargs: calls.append((name, o is opt, float(p.detach()[0]) == 1.0))
 
-    handles = [register_optimizer_step_pre_hook(hook("global-pre-1")), register_optimizer_step_pre_hook(hook("global-pre-2"))]
+    handles = [
+        register_optimizer_step_pre_hook(hook("global-pre-1")),
+        register_optimizer_step_pre_hook(hook("global-pre-2")),
+    ]
     handles += [opt.register_step_pre_hook(hook(f"pre-{i}")) for i in (1, 2, 3)]
     handles += [opt.register_step_post_hook(hook(f"post-{i}")) for i in (1, 2, 3)]
-    handles += [register_optimizer_step_post_hook(hook("global-post-1")), register_optimizer_step_post_hook(hook("global-post-2"))]
+    handles += [
+        register_optimizer_step_post_hook(hook("global-post-1")),
+        register_optimizer_step_post_hook(hook("global-post-2")),
+    ]
     try:
         opt.step()
     finally:
         for h in handles:
             h.remove()
-    before = [("global-pre-1", True, True), ("global-pre-2", True, True), ("pre-1", True, True), ("pre-2", True, True), ("pre-3", True, True)]
-    after = [("post-1", True, False), ("post-2", True, False), ("post-3", True, False), ("global-post-1", True, False), ("global-post-2", True, False)]
+    before = [
+        ("global-pre-1", True, True),
+        ("global-pre-2", True, True),
+        ("pre-1", True, True),
+        ("pre-2", True, True),
+        ("pre-3", True, True),
+    ]
+    after = [
+        ("post-1", True, False),
+        ("post-2", True, False),
+        ("post-3", True, False),
+        ("global-post-1", True, False),
+        ("global-post-2", True, False),
+    ]
     assert calls == before + after, calls
 
 
@@ -62,13 +80,18 @@ def test_step_pre_hooks_replace_args_then_kwargs(target):
         return "b"
 
     opt.register_step_pre_hook(lambda o, args, kwargs: ((o, closure_a), {}))
-    opt.register_step_pre_hook(lambda o, args, kwargs: (seen.append(("pre-2", args, kwargs)), ((o,), {"closure": closure_b}))[1])
+    opt.register_step_pre_hook(
+        lambda o, args, kwargs: (seen.append(("pre-2", args, kwargs)), ((o,), {"closure": closure_b}))[1]
+    )
     opt.register_step_pre_hook(lambda o, args, kwargs: seen.append(("pre-3", args, kwargs)))  # returns None: no change
     opt.register_step_post_hook(lambda o, args, kwargs: seen.append(("post", args, kwargs)))
     assert opt.step() == "b"
     assert called == ["b"], f"closures called: {called}"
-    assert seen == [("pre-2", (opt, closure_a), {}), ("pre-3", (opt,), {"closure": closure_b}),
-                    ("post", (opt,), {"closure": closure_b})], seen
+    assert seen == [
+        ("pre-2", (opt, closure_a), {}),
+        ("pre-3", (opt,), {"closure": closure_b}),
+        ("post", (opt,), {"closure": closure_b}),
+    ], seen
 
 
 @pytest.mark.spec("R19")
@@ -100,9 +123,20 @@ def test_step_hook_handles_removed_mid_run(target):
         opt.step()
     finally:
         glob.remove()
-    assert calls == ["global", "pre-a", "pre-b", "pre-c", "post-a", "post-b",
-                     "global", "pre-a", "pre-c", "post-b",
-                     "pre-c", "post-b"], calls
+    assert calls == [
+        "global",
+        "pre-a",
+        "pre-b",
+        "pre-c",
+        "post-a",
+        "post-b",
+        "global",
+        "pre-a",
+        "pre-c",
+        "post-b",
+        "pre-c",
+        "post-b",
+    ], calls
 
 
 @pytest.mark.spec("R20")
@@ -134,7 +168,9 @@ def test_state_dict_hooks_order_prepend_and_returns(target):
     assert calls == ["pre-first", "pre-a", "pre-b"], calls
     assert [name for name, _ in received] == ["in-place", "replacing", "last"], received
     assert received[1][1] is received[0][1], "the second post-hook did not receive the dict the first edited"
-    assert received[2][1] is not received[1][1] and received[2][1].get("replaced"), "a returned dict did not replace the state_dict"
+    assert received[2][1] is not received[1][1] and received[2][1].get("replaced"), (
+        "a returned dict did not replace the state_dict"
+    )
     assert sd is received[2][1] and sd.get("edited") and sd.get("replaced"), sorted(sd)
 
 

@@ -22,8 +22,10 @@ from adagrad.conformance.strategies import EPS, cases, hyperparameters, lr_only,
 pytestmark = [feature("hyperparameters"), pytest.mark.spec("R3", "R4", "R5", "R6", "R7")]
 
 GRID = [
-    pytest.param(dict(lr_decay=d, weight_decay=w, initial_accumulator_value=t, eps=e, maximize=m),
-                 id=f"decay{int(d)}-wd{int(w)}-tau{int(t)}-eps_{e}-max{int(m)}")
+    pytest.param(
+        dict(lr_decay=d, weight_decay=w, initial_accumulator_value=t, eps=e, maximize=m),
+        id=f"decay{int(d)}-wd{int(w)}-tau{int(t)}-eps_{e}-max{int(m)}",
+    )
     for d, w, t, e, m in itertools.product([False, True], [False, True], [False, True], sorted(EPS), [False, True])
 ]
 
@@ -47,19 +49,31 @@ def _covering(factors: dict[str, list], strength: int) -> list[dict]:
 
 
 _PATHS = {p.id: p for p in path_params()}
-_FLAGS = {"lr_decay": [False, True], "weight_decay": [False, True], "initial_accumulator_value": [False, True],
-          "eps": sorted(EPS), "maximize": [False, True]}
+_FLAGS = {
+    "lr_decay": [False, True],
+    "weight_decay": [False, True],
+    "initial_accumulator_value": [False, True],
+    "eps": sorted(EPS),
+    "maximize": [False, True],
+}
 
 
 def _flag_rows(paths: list[str], strength: int | None) -> list:
     """pytest params (flags, path options): the full product (strength None) or a covering set."""
     factors = {**_FLAGS, "path": paths}
-    rows = [dict(zip(factors, v)) for v in itertools.product(*factors.values())] if strength is None else _covering(factors, strength)
+    rows = (
+        [dict(zip(factors, v)) for v in itertools.product(*factors.values())]
+        if strength is None
+        else _covering(factors, strength)
+    )
     return [
-        pytest.param({k: row[k] for k in _FLAGS}, _PATHS[row["path"]].values[0],
-                     id=f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
-                        f"-eps_{row['eps']}-max{int(row['maximize'])}-{row['path']}",
-                     marks=_PATHS[row["path"]].marks)
+        pytest.param(
+            {k: row[k] for k in _FLAGS},
+            _PATHS[row["path"]].values[0],
+            id=f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
+            f"-eps_{row['eps']}-max{int(row['maximize'])}-{row['path']}",
+            marks=_PATHS[row["path"]].marks,
+        )
         for row in rows
     ]
 
@@ -104,9 +118,16 @@ def _alone(which: str) -> st.SearchStrategy[dict]:
     return st.tuples(lr_only(), hyperparameters(**flags)).map(lambda t: {**t[0], key: t[1][key]})
 
 
-LOW = [pytest.param(r["which"], r["dtype"], _PATHS[r["path"]].values[0], id=f"{r['which']}-{r['dtype']}-{r['path']}",
-                   marks=_PATHS[r["path"]].marks)
-       for r in _covering({"which": list(ALONE), "dtype": ["float16", "bfloat16"], "path": list(_PATHS)}, 2)]
+LOW = [
+    pytest.param(
+        r["which"],
+        r["dtype"],
+        _PATHS[r["path"]].values[0],
+        id=f"{r['which']}-{r['dtype']}-{r['path']}",
+        marks=_PATHS[r["path"]].marks,
+    )
+    for r in _covering({"which": list(ALONE), "dtype": ["float16", "bfloat16"], "path": list(_PATHS)}, 2)
+]
 
 
 @pytest.mark.parametrize(("which", "dtype", "options"), LOW)
@@ -117,9 +138,16 @@ def test_one_hyperparameter_low_precision(target, record_ulps, which, dtype, opt
     check_case(target, case, record_ulps, what=f"{dtype} {which}")
 
 
-ZERO = [pytest.param(r["eps"], r["tau"], _PATHS[r["path"]].values[0], id=f"eps_{r['eps']}-tau{int(r['tau'])}-{r['path']}",
-                    marks=_PATHS[r["path"]].marks)
-        for r in _covering({"eps": sorted(EPS), "tau": [False, True], "path": list(_PATHS)}, 2)]
+ZERO = [
+    pytest.param(
+        r["eps"],
+        r["tau"],
+        _PATHS[r["path"]].values[0],
+        id=f"eps_{r['eps']}-tau{int(r['tau'])}-{r['path']}",
+        marks=_PATHS[r["path"]].marks,
+    )
+    for r in _covering({"eps": sorted(EPS), "tau": [False, True], "path": list(_PATHS)}, 2)
+]
 
 
 @pytest.mark.parametrize(("eps", "tau", "options"), ZERO)
@@ -127,8 +155,15 @@ ZERO = [pytest.param(r["eps"], r["tau"], _PATHS[r["path"]].values[0], id=f"eps_{
 def test_zero_gradient(target, record_ulps, eps, tau, options, data):
     """R7: a zero gradient in every eps and tau regime; on a zero accumulator with eps = 0 it gives
     NaN (0/0), with eps > 0 it leaves the param unchanged (then non-zero gradients follow)."""
-    case = data.draw(cases(dtype="float64", hyper=hyperparameters(initial_accumulator_value=tau, eps=eps, lr_decay=None,
-                                                                   weight_decay=False, maximize=None),
-                           steps=(2, 4), options=options))
+    case = data.draw(
+        cases(
+            dtype="float64",
+            hyper=hyperparameters(
+                initial_accumulator_value=tau, eps=eps, lr_decay=None, weight_decay=False, maximize=None
+            ),
+            steps=(2, 4),
+            options=options,
+        )
+    )
     grads = [[g * 0 for g in case.grads[0]], *case.grads[1:]]
     check_case(target, clone_case(case, grads=grads), record_ulps, what=f"zero gradient, eps {eps}, tau {int(tau)}")

@@ -47,7 +47,9 @@ def laid_out(t: torch.Tensor, layout: str) -> torch.Tensor:
 class _LaidOut:
     """An optimizer over strided copies of the harness's (contiguous) parameters."""
 
-    def __init__(self, target: Any, params: list[torch.Tensor], hyper: dict[str, Any], param_layout: str, grad_layout: str):
+    def __init__(
+        self, target: Any, params: list[torch.Tensor], hyper: dict[str, Any], param_layout: str, grad_layout: str
+    ):
         self._outer = params
         self._grad_layout = grad_layout
         self._inner = [laid_out(p, param_layout).requires_grad_() for p in params]
@@ -73,18 +75,27 @@ class _LaidOut:
 
 def with_layout(target: Any, param_layout: str, grad_layout: str) -> Any:
     """The target, seeing its parameters and gradients with these layouts."""
-    return dataclasses.replace(target, factory=lambda params, **hyper: _LaidOut(target, params, hyper, param_layout, grad_layout))
+    return dataclasses.replace(
+        target, factory=lambda params, **hyper: _LaidOut(target, params, hyper, param_layout, grad_layout)
+    )
 
 
 #: (param layout, grad layout, shape): every pair on a small matrix, and one large sliced view.
 #: Test ids read dtype-<grad layout>-<param layout>[-elements]-path.
-LAYOUTS = [(p, g, (7, 5)) for p in ("contiguous", "transposed", "sliced") for g in ("contiguous", "transposed", "sliced", "expanded")]
+LAYOUTS = [
+    (p, g, (7, 5))
+    for p in ("contiguous", "transposed", "sliced")
+    for g in ("contiguous", "transposed", "sliced", "expanded")
+]
 LAYOUTS += [("sliced", "transposed", (257, 257))]  # 66,049 elements > 2**16
 
 
 @pytest.mark.parametrize("options", path_params())
-@pytest.mark.parametrize(("param_layout", "grad_layout", "shape"), LAYOUTS,
-                         ids=[f"{g}-{p}" + ("" if s == (7, 5) else f"-{s[0] * s[1]}") for p, g, s in LAYOUTS])
+@pytest.mark.parametrize(
+    ("param_layout", "grad_layout", "shape"),
+    LAYOUTS,
+    ids=[f"{g}-{p}" + ("" if s == (7, 5) else f"-{s[0] * s[1]}") for p, g, s in LAYOUTS],
+)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_layout(target, record_ulps, param_layout, grad_layout, shape, dtype, options):
     """Values equal the oracle's at every step (params and sums); the param keeps its storage and strides."""
@@ -95,7 +106,16 @@ def test_layout(target, record_ulps, param_layout, grad_layout, shape, dtype, op
         g = rng.uniform(-3, 3, shape)
         return round_to(np.broadcast_to(g[:1], shape).copy() if grad_layout == "expanded" else g, dtype)
 
-    case = Case(dtype=dtype, params=[round_to(rng.uniform(-2, 2, shape), dtype)], grads=[[grad()] for _ in range(steps)],
-                groups=[{"lr": 0.3, "params": [0]}], options=dict(options))
-    check_case(with_layout(target, param_layout, grad_layout), case, record_ulps,
-               what=f"{param_layout} param, {grad_layout} grad {shape} (the snippet replays contiguous tensors)")
+    case = Case(
+        dtype=dtype,
+        params=[round_to(rng.uniform(-2, 2, shape), dtype)],
+        grads=[[grad()] for _ in range(steps)],
+        groups=[{"lr": 0.3, "params": [0]}],
+        options=dict(options),
+    )
+    check_case(
+        with_layout(target, param_layout, grad_layout),
+        case,
+        record_ulps,
+        what=f"{param_layout} param, {grad_layout} grad {shape} (the snippet replays contiguous tensors)",
+    )

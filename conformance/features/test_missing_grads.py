@@ -22,7 +22,9 @@ def test_params_without_grad_are_skipped(target, record_ulps, dtype, options, da
     has a parameter without a gradient at step 2 and one with a gradient at step 1; the rest is drawn."""
     case = data.draw(cases(dtype=dtype, hyper=lr_only(), n_params=(2, 3), steps=(2, 6), options=options))
     n = len(case.params)
-    mask = data.draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=len(case.grads), max_size=len(case.grads)))
+    mask = data.draw(
+        st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=len(case.grads), max_size=len(case.grads))
+    )
     mask[0][1], mask[1][0] = True, False
     grads = [[g if keep else None for g, keep in zip(step, row)] for step, row in zip(case.grads, mask)]
     check_case(target, clone_case(case, grads=grads), record_ulps, what="missing grads")

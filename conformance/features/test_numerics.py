@@ -39,7 +39,9 @@ LOW = [pytest.param(d, marks=feature(f"numerics-{d}"), id=d) for d in ("float16"
 @given(data=st.data())
 def test_teacher_forced_step(target, record_ulps, dtype, options, data):
     """One step from a loaded state (any step count) equals the oracle's step."""
-    case = data.draw(cases(dtype=dtype, hyper=lr_only(), teacher_forced=True, shape=shapes(max_elements=40), options=options))
+    case = data.draw(
+        cases(dtype=dtype, hyper=lr_only(), teacher_forced=True, shape=shapes(max_elements=40), options=options)
+    )
     check_case(target, case, record_ulps, what=f"teacher-forced {dtype} step")
 
 
@@ -70,8 +72,13 @@ def test_long_trajectory(target, record_ulps, dtype, options):
     """A free-running run (60 steps; bfloat16 20) on 40 elements within the model at every step."""
     rng = np.random.default_rng(60)
     grads = [[_gradients(rng, dtype, 40)] for _ in range(LONG_STEPS[dtype])]
-    case = Case(dtype=dtype, params=[round_to(rng.uniform(-2, 2, 40), dtype)], grads=grads,
-                groups=[{"lr": 0.3, "params": [0]}], options=dict(options))
+    case = Case(
+        dtype=dtype,
+        params=[round_to(rng.uniform(-2, 2, 40), dtype)],
+        grads=grads,
+        groups=[{"lr": 0.3, "params": [0]}],
+        options=dict(options),
+    )
     check_case(target, case, record_ulps, what=f"{LONG_STEPS[dtype]}-step {dtype}")
 
 
@@ -131,8 +138,14 @@ def test_long_low_precision_run(target, record_ulps, dtype, options):
             )
             continue
         start = None if k == 1 else [(total, k - 1)]
-        case = Case(dtype=dtype, params=[theta], grads=[[g]], groups=[{"lr": lr, "params": [0]}],
-                    options=dict(options), start=start)
+        case = Case(
+            dtype=dtype,
+            params=[theta],
+            grads=[[g]],
+            groups=[{"lr": lr, "params": [0]}],
+            options=dict(options),
+            start=start,
+        )
         check_case(_recording(target, made), case, record_ulps, what=f"{dtype} run, step {k} of {LONG_RUN}")
         replay_params, replay = made[-1]
         r_theta, r_total, _ = _state(replay, replay_params)

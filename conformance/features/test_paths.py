@@ -41,13 +41,24 @@ def test_foreach_matches_oracle(target, record_ulps, dtype, data):
 @given(data=st.data())
 def test_fused_matches_oracle(target, record_ulps, dtype, data):
     """fused=True follows the oracle; sizes above 32 reach vectorised kernel bodies and their tails."""
-    case = data.draw(cases(dtype=dtype, hyper=lr_only(), n_params=(1, 3), steps=(1, 6),
-                           shape=shapes(max_elements=80), options={"fused": True}))
+    case = data.draw(
+        cases(
+            dtype=dtype,
+            hyper=lr_only(),
+            n_params=(1, 3),
+            steps=(1, 6),
+            shape=shapes(max_elements=80),
+            options={"fused": True},
+        )
+    )
     check_case(target, case, record_ulps, what=f"fused {dtype}")
 
 
 def _snapshot(opt, params) -> list:
-    return [(p.detach().clone(), {k: v.clone() for k, v in opt.state_dict()["state"][i].items()}) for i, p in enumerate(params)]
+    return [
+        (p.detach().clone(), {k: v.clone() for k, v in opt.state_dict()["state"][i].items()})
+        for i, p in enumerate(params)
+    ]
 
 
 #: What torch's fused path refuses, as a case: (parameter, gradient) in float64 (complex128).
@@ -71,8 +82,11 @@ def test_fused_refuses_cleanly_or_computes(target, record_ulps, needs):
     try:
         opt = target.make([p], lr=0.5, fused=True)
         before = _snapshot(opt, [p])
-        p.grad = torch.sparse_coo_tensor(torch.as_tensor(grad.indices), to_torch(grad.values, dtype), grad.shape) \
-            if needs == "sparse" else to_torch(grad, dtype)
+        p.grad = (
+            torch.sparse_coo_tensor(torch.as_tensor(grad.indices), to_torch(grad.values, dtype), grad.shape)
+            if needs == "sparse"
+            else to_torch(grad, dtype)
+        )
         opt.step()
     except Exception as exc:  # noqa: BLE001 - judged here: only torch's refusal passes
         kind, pattern = REFUSALS[("fused", needs)]
@@ -85,5 +99,7 @@ def test_fused_refuses_cleanly_or_computes(target, record_ulps, needs):
                     f"fused {needs}: the refusal came after the param or its state had changed"
                 )
         return
-    case = Case(dtype=dtype, params=[param], grads=[[grad]], groups=[{"lr": 0.5, "params": [0]}], options={"fused": True})
+    case = Case(
+        dtype=dtype, params=[param], grads=[[grad]], groups=[{"lr": 0.5, "params": [0]}], options={"fused": True}
+    )
     check_case(target, case, record_ulps, what=f"fused {needs} (not refused, so it must be right)")

@@ -73,8 +73,15 @@ DIRECTIONS = ["target-to-target", "torch-to-target", "target-to-torch"]
 def test_handover_matches_uninterrupted_run(target, record_ulps, direction, options, data):
     """Save after some steps, load into a fresh optimizer (target or torch.optim.Adagrad,
     constructed with another lr), continue: every step's params and sums as in one run."""
-    case = data.draw(cases(dtype=data.draw(st.sampled_from(["float64", "float32"])), hyper=lr_only(), steps=(2, 6),
-                           n_params=(1, 3), options=options))
+    case = data.draw(
+        cases(
+            dtype=data.draw(st.sampled_from(["float64", "float32"])),
+            hyper=lr_only(),
+            steps=(2, 6),
+            n_params=(1, 3),
+            options=options,
+        )
+    )
     at = data.draw(st.integers(1, len(case.grads) - 1))
     first = _torch_adagrad if direction == "torch-to-target" else target.make
     second = _torch_adagrad if direction == "target-to-torch" else target.make
@@ -101,26 +108,43 @@ def test_hyperparameter_restored(target, record_ulps, key, options):
     constructed with: param_groups says so, and the run goes on with it (params and sums)."""
     saved_value, other = RESTORED[key]
     rng = np.random.default_rng(18)
-    case = Case(dtype="float64", params=[rng.uniform(-2, 2, 5)], grads=[[rng.uniform(-3, 3, 5)] for _ in range(4)],
-                groups=[{"lr": 0.5, key: saved_value, "params": [0]}], options=dict(options))
+    case = Case(
+        dtype="float64",
+        params=[rng.uniform(-2, 2, 5)],
+        grads=[[rng.uniform(-3, 3, 5)] for _ in range(4)],
+        groups=[{"lr": 0.5, key: saved_value, "params": [0]}],
+        options=dict(options),
+    )
     made: list[Any] = []
 
     def factory(params: Any, **hyper: Any) -> Any:
         made.append(handover(target.make, target.make, 2, **{"lr": 0.5, **options, key: other})(params, **hyper))
         return made[-1]
 
-    check_case(dataclasses.replace(target, factory=factory), case, record_ulps, what=f"{key} restored by load_state_dict")
+    check_case(
+        dataclasses.replace(target, factory=factory), case, record_ulps, what=f"{key} restored by load_state_dict"
+    )
     group = made[-1].current.param_groups[0]
-    assert group[key] == saved_value, f"after load_state_dict, param_groups[0][{key!r}] is {group[key]!r}, saved {saved_value!r}"
+    assert group[key] == saved_value, (
+        f"after load_state_dict, param_groups[0][{key!r}] is {group[key]!r}, saved {saved_value!r}"
+    )
 
 
 @pytest.mark.spec("R17", "R18")
 @pytest.mark.parametrize("options", path_params())
 def test_every_group_key_round_trips(target, options):
     """Every key of every saved group (hyperparameters, flags, params) comes back as saved."""
-    ps = [torch.zeros(3, dtype=torch.float64, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)]
-    opt = target.make([{"params": [ps[0]], "lr": 0.25, "maximize": True, "lr_decay": 0.125},
-                       {"params": [ps[1]], "eps": 0.01, "weight_decay": 0.0625}], **options)
+    ps = [
+        torch.zeros(3, dtype=torch.float64, requires_grad=True),
+        torch.zeros(2, dtype=torch.float64, requires_grad=True),
+    ]
+    opt = target.make(
+        [
+            {"params": [ps[0]], "lr": 0.25, "maximize": True, "lr_decay": 0.125},
+            {"params": [ps[1]], "eps": 0.01, "weight_decay": 0.0625},
+        ],
+        **options,
+    )
     saved = copy.deepcopy(opt.state_dict())
     other = target.make([{"params": [ps[0]]}, {"params": [ps[1]]}], lr=0.75, **options)
     other.load_state_dict(copy.deepcopy(saved))
@@ -133,8 +157,10 @@ def test_every_group_key_round_trips(target, options):
 def test_eager_state_and_format(target):
     """State exists from construction; ids 0..n-1 in group order; step 0-dim; sum like param."""
     gen = torch.Generator().manual_seed(0)
-    params = [torch.randn(3, 2, dtype=torch.float64, generator=gen).requires_grad_(),
-              torch.randn(5, dtype=torch.float64, generator=gen).requires_grad_()]
+    params = [
+        torch.randn(3, 2, dtype=torch.float64, generator=gen).requires_grad_(),
+        torch.randn(5, dtype=torch.float64, generator=gen).requires_grad_(),
+    ]
     opt = target.make(params, lr=0.2)
     sd = opt.state_dict()
     assert set(sd) == {"state", "param_groups"}
@@ -184,8 +210,10 @@ def test_resume_equals_uninterrupted(target, split, options):
 
     def fresh():
         gen = torch.Generator().manual_seed(0)
-        return [torch.randn(3, 2, dtype=torch.float64, generator=gen).requires_grad_(),
-                torch.randn(5, dtype=torch.float64, generator=gen).requires_grad_()]
+        return [
+            torch.randn(3, 2, dtype=torch.float64, generator=gen).requires_grad_(),
+            torch.randn(5, dtype=torch.float64, generator=gen).requires_grad_(),
+        ]
 
     a = fresh()
     opt_a = target.make(a, lr=0.2, **options)
@@ -208,7 +236,9 @@ def test_resume_equals_uninterrupted(target, split, options):
 def test_load_rejects_wrong_group_count(target):
     """ValueError: loaded state dict has a different number of parameter groups."""
     opt = target.make([torch.zeros(2, requires_grad=True)])
-    other = target.make([{"params": [torch.zeros(2, requires_grad=True)]}, {"params": [torch.zeros(2, requires_grad=True)]}])
+    other = target.make(
+        [{"params": [torch.zeros(2, requires_grad=True)]}, {"params": [torch.zeros(2, requires_grad=True)]}]
+    )
     with pytest.raises(ValueError, match="^loaded state dict has a different number of parameter groups$"):
         opt.load_state_dict(other.state_dict())
 
@@ -218,7 +248,10 @@ def test_load_rejects_wrong_group_size(target):
     """ValueError: loaded state dict contains a parameter group that doesn't match the size..."""
     opt = target.make([torch.zeros(2, requires_grad=True)])
     other = target.make([torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)])
-    with pytest.raises(ValueError, match="^loaded state dict contains a parameter group that doesn't match the size of optimizer's group$"):
+    with pytest.raises(
+        ValueError,
+        match="^loaded state dict contains a parameter group that doesn't match the size of optimizer's group$",
+    ):
         opt.load_state_dict(other.state_dict())
 
 

@@ -43,14 +43,27 @@ BAD = [
     for name, (value, text) in REJECTED.items()
 ] + [
     ("lr-tensor", lambda: ([_p()], dict(lr=torch.tensor([0.1, 0.2]))), ValueError, r"^Tensor lr must be 1-element$"),
-    pytest.param(lambda: ([_p()], dict(fused=True, foreach=True)), RuntimeError,
-                 r"^`fused` and `foreach` cannot be `True` together\.$", id="fused-foreach", marks=requires("fused", "foreach")),
+    pytest.param(
+        lambda: ([_p()], dict(fused=True, foreach=True)),
+        RuntimeError,
+        r"^`fused` and `foreach` cannot be `True` together\.$",
+        id="fused-foreach",
+        marks=requires("fused", "foreach"),
+    ),
     ("empty", lambda: ([], {}), ValueError, r"^optimizer got an empty parameter list$"),
     ("non-leaf", lambda: ([_p() * 2], {}), ValueError, r"^can't optimize a non-leaf Tensor$"),
-    ("tensor-not-iterable", lambda: (_p(), {}), TypeError,
-     r"^params argument given to the optimizer should be an iterable of Tensors or dicts, but got torch\.FloatTensor$"),
-    ("duplicate-groups", lambda: (lambda q: ([{"params": [q]}, {"params": [q]}], {}))(_p()), ValueError,
-     r"^some parameters appear in more than one parameter group$"),
+    (
+        "tensor-not-iterable",
+        lambda: (_p(), {}),
+        TypeError,
+        r"^params argument given to the optimizer should be an iterable of Tensors or dicts, but got torch\.FloatTensor$",
+    ),
+    (
+        "duplicate-groups",
+        lambda: (lambda q: ([{"params": [q]}, {"params": [q]}], {}))(_p()),
+        ValueError,
+        r"^some parameters appear in more than one parameter group$",
+    ),
 ]
 
 
@@ -67,12 +80,16 @@ def test_constructor_rejects(target, make_args, exc, pattern):
         target.make(params, **kwargs)
 
 
-GOOD = [(f"{key}-inf", {key: math.inf}) for key in VALIDATED] + [(f"{key}-minus-zero", {key: -0.0}) for key in VALIDATED] + [
-    ("eps-zero", dict(eps=0.0)),
-    ("all-zero", dict(lr=0.0, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0)),
-    ("lr-tensor-1", dict(lr=torch.tensor(0.1))),
-    ("lr-tensor-1x1", dict(lr=torch.tensor([[0.1]]))),
-]
+GOOD = (
+    [(f"{key}-inf", {key: math.inf}) for key in VALIDATED]
+    + [(f"{key}-minus-zero", {key: -0.0}) for key in VALIDATED]
+    + [
+        ("eps-zero", dict(eps=0.0)),
+        ("all-zero", dict(lr=0.0, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0)),
+        ("lr-tensor-1", dict(lr=torch.tensor(0.1))),
+        ("lr-tensor-1x1", dict(lr=torch.tensor([[0.1]]))),
+    ]
+)
 
 
 @pytest.mark.spec("R24")

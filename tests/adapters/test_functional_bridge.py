@@ -32,8 +32,11 @@ class StepRecorder:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
-@pytest.mark.parametrize("hyper", [{}, {"lr_decay": 0.1, "weight_decay": 0.05, "maximize": True, "initial_accumulator_value": 0.5}],
-                         ids=["defaults", "all-flags"])
+@pytest.mark.parametrize(
+    "hyper",
+    [{}, {"lr_decay": 0.1, "weight_decay": 0.05, "maximize": True, "initial_accumulator_value": 0.5}],
+    ids=["defaults", "all-flags"],
+)
 def test_numpy_example_conforms_through_the_bridge(dtype, hyper):
     """The template implementation is within the error model; per-step errors are recorded."""
     rec = StepRecorder()
@@ -117,7 +120,11 @@ def test_resolve_declares_unsupported_features():
 
 def test_check_cli_functional_adapter():
     """``check --adapter functional``: conformant, and torch-API features reported unsupported."""
-    proc = run_check("--adapter", "functional", "adagrad.conformance.adapters.numpy_example:NumpyAdagrad",
-                     only=("numerics-float64", "state-dict"))
+    proc = run_check(
+        "--adapter",
+        "functional",
+        "adagrad.conformance.adapters.numpy_example:NumpyAdagrad",
+        only=("numerics-float64", "state-dict"),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "not claimed" in proc.stdout and "Verdict: CONFORMANT" in proc.stdout

@@ -55,7 +55,8 @@ def test_adapter_runs_a_step_and_refuses_what_it_lacks(module, cls, needs, lacki
     for name in needs:
         if importlib.util.find_spec(name.split(".")[0]) is None:
             pytest.skip(f"{name} is not installed (pip install -c constraints.txt -e '.[compat]'; make compat)")
-    proc = subprocess.run([sys.executable, "-c", _script(module, cls, lacking)], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", _script(module, cls, lacking)], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "refused:" in proc.stdout

@@ -13,7 +13,14 @@ from adagrad.conformance.adapters.base import take_unsupported
 from adagrad.conformance.harness import Case, ConformanceFailure, check_case, clone_case, run_target, run_target_steps
 from adagrad.conformance.target import Target, TargetError, load_target
 from adagrad.conformance.target_spec import (
-    NO_MAPPING, SHIPPED, StateMapping, TargetSpec, attach, load_spec, parse_claims, read_state,
+    NO_MAPPING,
+    SHIPPED,
+    StateMapping,
+    TargetSpec,
+    attach,
+    load_spec,
+    parse_claims,
+    read_state,
 )
 
 from . import torch_api_targets as tt
@@ -30,7 +37,9 @@ def unsupported_reason(excinfo) -> str:
 # -- spec files and claims -----------------------------------------------------------------------
 def test_spec_files_toml_and_json(tmp_path):
     toml = tmp_path / "s.toml"
-    toml.write_text('[state]\nsum = "acc"\nstep = "t"\nstep_type = "int"\n[claims]\ndtypes = ["float32"]\npaths = ["for-loop"]\n')
+    toml.write_text(
+        '[state]\nsum = "acc"\nstep = "t"\nstep_type = "int"\n[claims]\ndtypes = ["float32"]\npaths = ["for-loop"]\n'
+    )
     spec = load_spec(str(toml))
     assert (spec.state.sum_key, spec.state.step_key, spec.state.step_type) == ("acc", "t", "int")
     assert spec.claims.dtypes == {"float32"} and spec.claims.paths == {"for-loop"}
@@ -40,15 +49,18 @@ def test_spec_files_toml_and_json(tmp_path):
     assert load_spec(str(js), resolve=False).state.read is None  # checked, nothing imported
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[state]\nsums = "acc"\n', "unknown state key"),
-    ('[claims]\ndtypes = ["float8"]\n', "unknown dtypes float8"),
-    ('[claims]\ndtypes = "float32"\n', "must be a list"),
-    ('[state]\nstep_type = "long"\n', "step_type must be"),
-    ('[state]\nread = "no_colon"\n', "module:attr"),
-    ('[extra]\n', "unknown key"),
-    ("[state\n", "cannot be parsed"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[state]\nsums = "acc"\n', "unknown state key"),
+        ('[claims]\ndtypes = ["float8"]\n', "unknown dtypes float8"),
+        ('[claims]\ndtypes = "float32"\n', "must be a list"),
+        ('[state]\nstep_type = "long"\n', "step_type must be"),
+        ('[state]\nread = "no_colon"\n', "module:attr"),
+        ("[extra]\n", "unknown key"),
+        ("[state\n", "cannot be parsed"),
+    ],
+)
 def test_bad_spec_files_are_named(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -63,8 +75,10 @@ def test_spec_references():
         load_spec("adagrad.conformance.adapters.torchopt_adagrad:NOPE")
     with pytest.raises(TargetError, match="not a TargetSpec"):
         load_spec("adagrad.conformance.adapters.torchopt_adagrad:read")
-    assert set(SHIPPED.values()) <= {f"adagrad.conformance.adapters.{m}:SPEC"
-                                     for m in ("torchopt_adagrad", "bitsandbytes_adagrad", "deepspeed_adagrad")}
+    assert set(SHIPPED.values()) <= {
+        f"adagrad.conformance.adapters.{m}:SPEC"
+        for m in ("torchopt_adagrad", "bitsandbytes_adagrad", "deepspeed_adagrad")
+    }
     for ref in set(SHIPPED.values()):
         assert isinstance(load_spec(ref), TargetSpec)  # importing a spec does not need its library
 
@@ -78,7 +92,11 @@ def test_claims():
     assert claims.refusal("complex64", "cpu", {}, ["lr"]).startswith("not claimed: dtype complex64")
     assert "complex" in unclaimed and "complex" not in parse_claims(["dtypes=complex64"]).unclaimed_features()
     assert "foreach path" in claims.refusal("float32", "cpu", {"foreach": True}, [])
-    assert parse_claims(["hyperparameters=lr,eps"]).refusal("float32", "cpu", {}, ["lr", "lr_decay"]).endswith("(claimed: eps, lr)")
+    assert (
+        parse_claims(["hyperparameters=lr,eps"])
+        .refusal("float32", "cpu", {}, ["lr", "lr_decay"])
+        .endswith("(claimed: eps, lr)")
+    )
     for bad, message in (("dtypes", "KEY=VALUE"), ("sizes=3", "unknown key"), ("paths=loop", "unknown paths")):
         with pytest.raises(TargetError, match=message):
             parse_claims([bad])
@@ -117,14 +135,21 @@ def test_torch_refusals_the_suite_tests_stay_exceptions():
     from adagrad.reference import SparseGrad
 
     target = attach(load_target("torch.optim:Adagrad"))
-    case = Case(dtype="float32", params=[np.zeros((3, 2))], grads=[[SparseGrad(np.array([[0, 2]]), np.ones((2, 2)), (3, 2))]],
-                groups=[{"lr": 0.5, "params": [0]}], options={"fused": True})
+    case = Case(
+        dtype="float32",
+        params=[np.zeros((3, 2))],
+        grads=[[SparseGrad(np.array([[0, 2]]), np.ones((2, 2)), (3, 2))]],
+        groups=[{"lr": 0.5, "params": [0]}],
+        options={"fused": True},
+    )
     with pytest.raises(RuntimeError, match="`fused` does not support sparse grad"):
         list(run_target_steps(target, case))
 
 
 def test_off_flags_are_left_out_for_a_factory_without_them():
-    opt = Target("f", tt.no_foreach_factory).make([torch.zeros(2, requires_grad=True)], lr=0.5, foreach=False, fused=None)
+    opt = Target("f", tt.no_foreach_factory).make(
+        [torch.zeros(2, requires_grad=True)], lr=0.5, foreach=False, fused=None
+    )
     assert opt.param_groups[0]["lr"] == 0.5
     with pytest.raises(TypeError, match="foreach"):  # asking for the foreach path is not dropped
         Target("f", tt.no_foreach_factory).make([torch.zeros(2, requires_grad=True)], foreach=True)
@@ -196,8 +221,12 @@ def test_bitsandbytes_8bit_fails_only_where_its_state_is_quantized():
     rng = np.random.default_rng(4096)
 
     def case(n: int) -> Case:
-        return Case(dtype="float32", params=[rng.uniform(-2, 2, n).astype(np.float32).astype(np.float64)],
-                    grads=[[rng.uniform(-3, 3, n).astype(np.float32).astype(np.float64)]], groups=[{"lr": 0.1, "params": [0]}])
+        return Case(
+            dtype="float32",
+            params=[rng.uniform(-2, 2, n).astype(np.float32).astype(np.float64)],
+            grads=[[rng.uniform(-3, 3, n).astype(np.float32).astype(np.float64)]],
+            groups=[{"lr": 0.1, "params": [0]}],
+        )
 
     eight = attach(load_target("bitsandbytes.optim:Adagrad8bit"))
     check_case(eight, case(4095))  # below min_8bit_size: 32-bit state
@@ -219,8 +248,15 @@ def test_check_cli_with_a_spec_file_and_claims(tmp_path):
     message, unclaimed dtypes not claimed, verdict conformant."""
     spec = tmp_path / "lazy.toml"
     spec.write_text('[state]\nsum = "acc"\nstep = "t"\nstep_type = "int"\n')
-    proc = run_check("tests.adapters.torch_api_targets:LazyRenamed", "--target-spec", str(spec),
-                     "--claims", "dtypes=float64,float32", only=("hyperparameters", "missing-grads"), timeout=300)
+    proc = run_check(
+        "tests.adapters.torch_api_targets:LazyRenamed",
+        "--target-spec",
+        str(spec),
+        "--claims",
+        "dtypes=float64,float32",
+        only=("hyperparameters", "missing-grads"),
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "unexpected keyword argument 'lr_decay'" in proc.stdout and "Verdict: CONFORMANT" in proc.stdout
     bad = run_check("tests.adapters.torch_api_targets:LazyRenamed", "--target-spec", str(tmp_path / "none.toml"))

@@ -8,8 +8,8 @@ Nothing the run started may be alive afterwards (checked through a marker in the
 from __future__ import annotations
 
 import json
-import signal
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +35,9 @@ def _alive_with(marker: str) -> list[int]:
     return pids
 
 
-def check(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> tuple[int, str, dict, float]:
+def check(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> tuple[int, str, dict, float]:
     """Run check; return (status, output, JSON report, seconds), and assert nothing is left."""
     marker = f"ADAGRAD_TEST_MARKER={uuid.uuid4().hex}"
     report = tmp_path / "report.json"
@@ -62,8 +64,13 @@ def _outcomes(report: dict) -> dict[str, set[str]]:
 QUICK = ("--profile", "quick", "-n", "1", "--no-shrink")
 
 
-@pytest.mark.parametrize("name", ["SkipsItself", *(pytest.param(n, marks=pytest.mark.zoo_full)
-                                                   for n in ("XfailsItself", "RaisesSkipTest", "ExitsInStep"))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SkipsItself",
+        *(pytest.param(n, marks=pytest.mark.zoo_full) for n in ("XfailsItself", "RaisesSkipTest", "ExitsInStep")),
+    ],
+)
 def test_target_cannot_skip_or_end_its_own_checks(tmp_path, name):
     """pytest.skip / pytest.xfail / unittest.SkipTest / SystemExit from a step are failures."""
     status, out, report, _ = check(tmp_path, f"{H}.steps:{name}", *QUICK, "--only", "numerics-float32")
@@ -75,8 +82,17 @@ def test_target_cannot_skip_or_end_its_own_checks(tmp_path, name):
 
 def test_sleeping_target_times_out_and_run_stops(tmp_path):
     """A step that sleeps forever: timed out under its feature, the run stops, exit 1, fast."""
-    status, out, report, seconds = check(tmp_path, f"{H}.steps:SleepsForever", *QUICK, "--timeout", "4",
-                                         "--only", "numerics-float32", "--only", "hyperparameters")
+    status, out, report, seconds = check(
+        tmp_path,
+        f"{H}.steps:SleepsForever",
+        *QUICK,
+        "--timeout",
+        "4",
+        "--only",
+        "numerics-float32",
+        "--only",
+        "hyperparameters",
+    )
     assert status == 1, out[-3000:]
     assert len(_outcomes(report).get("timed-out", ())) >= 1, out[-3000:]
     assert report["run"]["status"] == "stopped-early"
@@ -86,8 +102,9 @@ def test_sleeping_target_times_out_and_run_stops(tmp_path):
 @pytest.mark.zoo_full
 def test_gil_holding_target_times_out(tmp_path):
     """C code that never releases the GIL cannot stop the watchdog: it runs in another process."""
-    status, out, report, seconds = check(tmp_path, f"{H}.steps:HoldsTheGil", *QUICK, "--timeout", "4",
-                                         "--only", "numerics-float32")
+    status, out, report, seconds = check(
+        tmp_path, f"{H}.steps:HoldsTheGil", *QUICK, "--timeout", "4", "--only", "numerics-float32"
+    )
     assert status == 1 and _outcomes(report).get("timed-out"), out[-3000:]
     assert seconds < 120
 
@@ -105,7 +122,9 @@ def test_abort_is_a_crash_named_by_test(tmp_path):
 def test_process_wide_patches_cannot_reach_the_oracle(tmp_path, module):
     """A target that patches numpy.sqrt (and computes without it), or sets flush-to-zero and so
     flushes subnormals, is non-conformant: the oracle and comparison run in another process."""
-    only = ["--only", "numerics-float64"] if module == "patch_sqrt" else ["--only", "golden", "--only", "numerics-float64"]
+    only = (
+        ["--only", "numerics-float64"] if module == "patch_sqrt" else ["--only", "golden", "--only", "numerics-float64"]
+    )
     status, out, report, _ = check(tmp_path, f"{H}.{module}:Adagrad", *QUICK, *only)
     assert status == 1, out[-3000:]
 
@@ -124,8 +143,9 @@ def test_exit_in_constructor_is_not_a_pass(tmp_path):
 @pytest.mark.zoo_full
 def test_loud_correct_target_is_conformant(tmp_path):
     """A correct target printing 2 MB per step is conformant (output volume never decides)."""
-    status, out, report, _ = check(tmp_path, f"{H}.steps:Prints2MB", *QUICK, "--only", "numerics-float32",
-                                   "--only", "hyperparameters")
+    status, out, report, _ = check(
+        tmp_path, f"{H}.steps:Prints2MB", *QUICK, "--only", "numerics-float32", "--only", "hyperparameters"
+    )
     assert status == 0, out[-3000:]
 
 
@@ -134,28 +154,42 @@ def test_user_pytest_configuration_does_not_reach_the_run(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p hostile_plugin_that_does_not_exist\n")
     sub = tmp_path / "run"
     sub.mkdir()
-    status, out, report, _ = check(sub, f"{H}.patch_sqrt:Adagrad", *QUICK, "--only", "numerics-float64",
-                                   env={"PYTEST_ADDOPTS": "-k zero_grad_sets_none", "PYTEST_PLUGINS": "nonexistent_plugin"})
+    status, out, report, _ = check(
+        sub,
+        f"{H}.patch_sqrt:Adagrad",
+        *QUICK,
+        "--only",
+        "numerics-float64",
+        env={"PYTEST_ADDOPTS": "-k zero_grad_sets_none", "PYTEST_PLUGINS": "nonexistent_plugin"},
+    )
     assert status == 1, out[-3000:]
     assert report["results"] and any(r["outcome"] == "failed" for r in report["results"])
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["torch.optim:Adagrad", "--timeout", "-1"], "--timeout"),
-    (["torch.optim:Adagrad", "--timeout", "0"], "--timeout"),
-    (["torch.optim:Adagrad", "--timeout", "nan"], "--timeout"),
-    (["--exec", "node x.mjs", "--exec-timeout", "inf"], "--exec-timeout"),
-    (["--exec", "node 'unbalanced"], "cannot be split"),
-    (["torch.optim:Adagrad", "--report", "/no/such/dir/r.json"], "does not exist"),
-    (["torch.optim:Adagrad", "--junitxml", "/no/such/dir/j.xml"], "does not exist"),
-    (["torch.optim:Adagrad", "-n", "0"], "-n"),
-    (["torch.optim:Adagrad", "--only", "no-such-feature"], "unknown feature"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["torch.optim:Adagrad", "--timeout", "-1"], "--timeout"),
+        (["torch.optim:Adagrad", "--timeout", "0"], "--timeout"),
+        (["torch.optim:Adagrad", "--timeout", "nan"], "--timeout"),
+        (["--exec", "node x.mjs", "--exec-timeout", "inf"], "--exec-timeout"),
+        (["--exec", "node 'unbalanced"], "cannot be split"),
+        (["torch.optim:Adagrad", "--report", "/no/such/dir/r.json"], "does not exist"),
+        (["torch.optim:Adagrad", "--junitxml", "/no/such/dir/j.xml"], "does not exist"),
+        (["torch.optim:Adagrad", "-n", "0"], "-n"),
+        (["torch.optim:Adagrad", "--only", "no-such-feature"], "unknown feature"),
+    ],
+)
 def test_bad_options_refused_at_once(tmp_path, args, needle):
     """Each bad option: exit 2, one line, in under 2 seconds (nothing imported, nothing run)."""
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adagrad.conformance.cli", "check", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     seconds = time.monotonic() - t0
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -165,8 +199,13 @@ def test_bad_options_refused_at_once(tmp_path, args, needle):
 def test_wildcard_xfails_file_refused(tmp_path):
     bad = tmp_path / "x.toml"
     bad.write_text('[[divergence]]\nid = "X"\nreason = "all"\ntests = ["*"]\nexpect = "numerics"\n')
-    proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", "torch.optim:Adagrad",
-                           "--xfails", str(bad)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adagrad.conformance.cli", "check", "torch.optim:Adagrad", "--xfails", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "globs are refused" in proc.stderr, proc.stderr
 
 
@@ -179,17 +218,31 @@ def test_divergences_belong_to_their_target(tmp_path):
     assert failed and all(r["path"] == "fused" for r in failed), out[-3000:]
 
 
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.zoo_full)])
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGTERM, 143), pytest.param(signal.SIGINT, 130, marks=pytest.mark.zoo_full)]
+)
 def test_signal_prints_partial_verdict_and_leaves_nothing(tmp_path, sig, status):
     """SIGTERM (Ctrl-C: SIGINT) stops the run: the partial verdict, marked interrupted, then exit 143 (130)."""
     marker = f"ADAGRAD_TEST_MARKER_{uuid.uuid4().hex}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), marker: "1"}
-    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", f"{H}.steps:SleepsForever", *QUICK,
-           "--only", "numerics-float32", "--timeout", "60"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "adagrad.conformance.cli",
+        "check",
+        f"{H}.steps:SleepsForever",
+        *QUICK,
+        "--only",
+        "numerics-float32",
+        "--timeout",
+        "60",
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (tmp_path / "started").exists():
-        if any(p for p in _alive_with(marker) if p != proc.pid and b"pytest" in Path(f"/proc/{p}/cmdline").read_bytes()):
+        if any(
+            p for p in _alive_with(marker) if p != proc.pid and b"pytest" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ):
             break
         time.sleep(0.5)
     time.sleep(3)

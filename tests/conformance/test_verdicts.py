@@ -12,7 +12,7 @@ from pathlib import Path
 from adagrad.conformance.features import FEATURES
 from adagrad.conformance.report_model import validate
 
-from .test_hostile import H, ROOT, check
+from .test_hostile import ROOT, H, check
 
 ONLY = "numerics-float32"
 
@@ -24,9 +24,26 @@ def _by_id(report: dict) -> dict[str, tuple]:
 def _pyargs(tmp_path: Path, target: str, *extra: str) -> dict:
     report = tmp_path / "pyargs.json"
     excludes = [a for f in FEATURES if f != ONLY for a in ("--adagrad-exclude", f)]
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target", target,
-           "--adagrad-profile", "quick", "-p", "no:cacheprovider", "-q", "-W", "ignore::UserWarning",
-           "--adagrad-report", str(report), *excludes, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "adagrad.conformance",
+        "--adagrad-target",
+        target,
+        "--adagrad-profile",
+        "quick",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-W",
+        "ignore::UserWarning",
+        "--adagrad-report",
+        str(report),
+        *excludes,
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert report.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -47,10 +64,13 @@ def test_same_examples_under_check_and_pytest_pyargs(tmp_path):
 
 def test_failure_slow_to_shrink_is_reported_under_its_feature(tmp_path):
     """Shrinking that runs out of time reports the failure as first found, not as a crash."""
-    status, out, report, _ = check(tmp_path, f"{H}.steps:SlowToShrink", "--profile", "quick", "-n", "1",
-                                   "--timeout", "6", "--only", ONLY)
+    status, out, report, _ = check(
+        tmp_path, f"{H}.steps:SlowToShrink", "--profile", "quick", "-n", "1", "--timeout", "6", "--only", ONLY
+    )
     assert status == 1, out[-3000:]
     outcomes = {r["outcome"] for r in report["results"]}
     assert "failed" in outcomes and "crashed" not in outcomes, out[-3000:]
-    assert any("reported as first found" in r["message"] for r in report["results"] if r["outcome"] == "failed"), out[-3000:]
+    assert any("reported as first found" in r["message"] for r in report["results"] if r["outcome"] == "failed"), out[
+        -3000:
+    ]
     assert f"FAILED feature {ONLY}" in out or ONLY in out

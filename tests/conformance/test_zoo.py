@@ -19,8 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def check(target: str, tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
     """Run ``adagrad-conformance check`` in a subprocess; return (status, output, JSON report)."""
     report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", target, "--profile", "quick",
-           "--report", str(report), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "adagrad.conformance.cli",
+        "check",
+        target,
+        "--profile",
+        "quick",
+        "--report",
+        str(report),
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(report.read_text()) if report.exists() else {}
@@ -43,8 +53,13 @@ def _zoo_args(name: str) -> list[str]:
 #: parameters, non-finite comparison, state_dict, a crash, a hang, a variant). The whole zoo
 #: costs about 15 s of CPU per member, more than CI's budget: `make zoo` runs every member.
 CI_MEMBERS = {
-    "EpsInsideSqrt", "ClampsNonFinite", "StepAdvancesWithoutGrad",
-    "LoadIgnoresHyperparameters", "CrashesOnStep", "HangsOnStep", "OtherRoundingOrder",
+    "EpsInsideSqrt",
+    "ClampsNonFinite",
+    "StepAdvancesWithoutGrad",
+    "LoadIgnoresHyperparameters",
+    "CrashesOnStep",
+    "HangsOnStep",
+    "OtherRoundingOrder",
 }
 
 
@@ -102,16 +117,24 @@ def test_unimportable_target_is_a_usage_error(tmp_path):
     assert len(lines) == 1 and "no.such" in lines[0], out
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["torch.optim:Adagrad", "--exclude", "no-such-feature"], "unknown feature"),
-    (["torch.optim"], "module:attr"),
-    (["torch.optim:NoSuchOptimizer"], "no attribute"),
-    (["torch.optim:Adagrad", "-n", "0"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["torch.optim:Adagrad", "--exclude", "no-such-feature"], "unknown feature"),
+        (["torch.optim"], "module:attr"),
+        (["torch.optim:NoSuchOptimizer"], "no attribute"),
+        (["torch.optim:Adagrad", "-n", "0"], "at least 1"),
+    ],
+)
 def test_usage_errors(tmp_path, args, needle):
     """Usage errors exit 2 and say what is wrong."""
-    proc = subprocess.run([sys.executable, "-m", "adagrad.conformance.cli", "check", *args], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "adagrad.conformance.cli", "check", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
 
 
@@ -119,9 +142,26 @@ def test_usage_errors(tmp_path, args, needle):
 def test_pytest_pyargs_from_any_directory_ci_profile(tmp_path, target):
     """`pytest --pyargs adagrad.conformance --adagrad-target T` runs from a bare directory, under
     the ci profile (more examples than check's quick default), and passes torch and ours."""
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target", target,
-           "--adagrad-profile", "ci", "-n", "2", "-q", "-p", "no:cacheprovider", "-W", "ignore::UserWarning",
-           "--adagrad-exclude", "distributed"]  # spawned processes: the check tests above run it
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "adagrad.conformance",
+        "--adagrad-target",
+        target,
+        "--adagrad-profile",
+        "ci",
+        "-n",
+        "2",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::UserWarning",
+        "--adagrad-exclude",
+        "distributed",
+    ]  # spawned processes: the check tests above run it
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "passed" in proc.stdout.splitlines()[-1]

@@ -349,9 +349,21 @@ class _Grouped(Adagrad):
         return loss
 
     def _update(self, group, params, grads, sums, steps, has_sparse, has_complex, **changes) -> None:
-        hyper = {k: group[k] for k in ("lr", "weight_decay", "lr_decay", "eps", "foreach", "maximize", "differentiable", "fused")}
-        _functional_adagrad(params, grads, sums, steps, has_sparse_grad=has_sparse, has_complex=has_complex,
-                            grad_scale=None, found_inf=None, **{**hyper, **changes})
+        hyper = {
+            k: group[k]
+            for k in ("lr", "weight_decay", "lr_decay", "eps", "foreach", "maximize", "differentiable", "fused")
+        }
+        _functional_adagrad(
+            params,
+            grads,
+            sums,
+            steps,
+            has_sparse_grad=has_sparse,
+            has_complex=has_complex,
+            grad_scale=None,
+            found_inf=None,
+            **{**hyper, **changes},
+        )
 
 
 class ForeachFirstGroupHyperparameters(_Grouped):

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from adagrad.conformance.diagnosis import Record
 from adagrad.conformance.dtypes import round_to
 from adagrad.conformance.harness import Case, run_target
 from adagrad.conformance.target import Target
-from adagrad.conformance.diagnosis import Record
 from adagrad.reference import SparseGrad
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +26,13 @@ def _r(x: Any, dtype: str) -> np.ndarray:
 
 def _dense_case(rng: np.random.Generator, dtype: str, hyper: dict[str, Any], steps: int = 4, **extra: Any) -> Case:
     params = [_r(rng.uniform(-2, 2, 5), dtype), _r(rng.uniform(-2, 2, (2, 3)), dtype)]
-    grads = [[_r(rng.choice([-1, 1], 5) * rng.uniform(0.05, 1.5, 5), dtype),
-              _r(rng.choice([-1, 1], (2, 3)) * rng.uniform(0.05, 1.5, (2, 3)), dtype)] for _ in range(steps)]
+    grads = [
+        [
+            _r(rng.choice([-1, 1], 5) * rng.uniform(0.05, 1.5, 5), dtype),
+            _r(rng.choice([-1, 1], (2, 3)) * rng.uniform(0.05, 1.5, (2, 3)), dtype),
+        ]
+        for _ in range(steps)
+    ]
     return Case(dtype=dtype, params=params, grads=grads, groups=[{**hyper, "params": [0, 1]}], **extra)
 
 
@@ -46,7 +51,9 @@ def fixed_cases(*, dense_only: bool = False) -> list[Case]:
     c.grads[0][0][1] = 0.0
     cases.append(c)
     # tau given, maximize without weight decay
-    cases.append(_dense_case(rng, "float64", {**PLAIN, "initial_accumulator_value": 0.5, "maximize": True, "lr_decay": 0.2}))
+    cases.append(
+        _dense_case(rng, "float64", {**PLAIN, "initial_accumulator_value": 0.5, "maximize": True, "lr_decay": 0.2})
+    )
     # teacher forcing at a late step (group counters, the step counter's dtype)
     c = _dense_case(rng, "float64", {**ALL_ON, "maximize": False}, steps=2)
     c.start = [(_r(rng.uniform(0.5, 3, 5), "float64"), 37), (_r(rng.uniform(0.5, 3, (2, 3)), "float64"), 37)]
@@ -65,8 +72,9 @@ def fixed_cases(*, dense_only: bool = False) -> list[Case]:
         # an uncoalesced sparse gradient (R9)
         idx = np.array([[0, 2, 0, 3]])
         sparse = [[SparseGrad(idx, rng.uniform(-1, 1, (4, 2)), (5, 2))] for _ in range(3)]
-        cases.append(Case(dtype="float64", params=[rng.uniform(-1, 1, (5, 2))], grads=sparse,
-                          groups=[{**PLAIN, "params": [0]}]))
+        cases.append(
+            Case(dtype="float64", params=[rng.uniform(-1, 1, (5, 2))], grads=sparse, groups=[{**PLAIN, "params": [0]}])
+        )
         # a complex parameter (R11)
         z = rng.uniform(-1, 1, 4) + 1j * rng.uniform(-1, 1, 4)
         gz = [[rng.uniform(-1, 1, 4) + 1j * rng.uniform(-1, 1, 4)] for _ in range(3)]
@@ -105,7 +113,9 @@ def target_records(target: Target, cases: list[Case]) -> list[Record]:
 
 def load_zoo() -> Any:
     """tests/conformance/zoo.py as a module (it is not a package import from here)."""
-    spec = importlib.util.spec_from_file_location("adagrad_zoo_for_diagnosis", ROOT / "tests" / "conformance" / "zoo.py")
+    spec = importlib.util.spec_from_file_location(
+        "adagrad_zoo_for_diagnosis", ROOT / "tests" / "conformance" / "zoo.py"
+    )
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)

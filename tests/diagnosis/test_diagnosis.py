@@ -129,10 +129,14 @@ def test_unknown_deviation_is_not_explained():
     assert diagnosis.summary().startswith("no known variant explains these failures")
 
 
-@pytest.mark.parametrize("names", [
-    ("eps-inside-sqrt", "decoupled-weight-decay"),  # Keras 3 on float32 parameters (R7, R5)
-    ("eps-inside-sqrt", "decoupled-weight-decay", "lr-float32"),  # Keras 3 on float64 parameters (R30 too)
-], ids=["pair", "pair-with-modifier"])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("eps-inside-sqrt", "decoupled-weight-decay"),  # Keras 3 on float32 parameters (R7, R5)
+        ("eps-inside-sqrt", "decoupled-weight-decay", "lr-float32"),  # Keras 3 on float64 parameters (R30 too)
+    ],
+    ids=["pair", "pair-with-modifier"],
+)
 def test_combination_of_variants_is_found(names):
     """A combination is found when no single variant explains everything; each part is named."""
     records = _records(semantics_of(*names))

@@ -52,15 +52,35 @@ def test_record_round_trips(case: Case):
         assert all((a is None and b is None) or _bits_equal(a, b) for a, b in zip(s1, s2, strict=True))
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"test_id": "x", "case": {}}, "test_id, case and trajectory"),
-    ({"test_id": "x", "case": {"dtype": "float64", "bogus": 1}, "trajectory": []}, "unknown field(s): bogus"),
-    ({"test_id": "x", "case": {"dtype": "float64"}, "trajectory": []}, "incomplete"),
-    ({"test_id": "x", "case": {"dtype": "float64", "params": {"array": {"dtype": "float64", "shape": [2], "data": "AAAA"}},
-                               "grads": [], "groups": []}, "trajectory": []}, "needs 16 bytes"),
-    ({"test_id": "x", "case": {"dtype": "float64", "params": {"blob": 1}, "grads": [], "groups": []}, "trajectory": []},
-     "unknown tag 'blob'"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"test_id": "x", "case": {}}, "test_id, case and trajectory"),
+        ({"test_id": "x", "case": {"dtype": "float64", "bogus": 1}, "trajectory": []}, "unknown field(s): bogus"),
+        ({"test_id": "x", "case": {"dtype": "float64"}, "trajectory": []}, "incomplete"),
+        (
+            {
+                "test_id": "x",
+                "case": {
+                    "dtype": "float64",
+                    "params": {"array": {"dtype": "float64", "shape": [2], "data": "AAAA"}},
+                    "grads": [],
+                    "groups": [],
+                },
+                "trajectory": [],
+            },
+            "needs 16 bytes",
+        ),
+        (
+            {
+                "test_id": "x",
+                "case": {"dtype": "float64", "params": {"blob": 1}, "grads": [], "groups": []},
+                "trajectory": [],
+            },
+            "unknown tag 'blob'",
+        ),
+    ],
+)
 def test_malformed_record_is_named(bad, words):
     with pytest.raises(ValueError, match=None) as info:
         Record.from_json(bad)
@@ -68,7 +88,9 @@ def test_malformed_record_is_named(bad, words):
 
 
 def test_diagnosis_round_trips():
-    records = [Record(c, trajectory(c, semantics_of("lr-decay-off-by-one")), f"t{i}") for i, c in enumerate(fixed_cases()[:6])]
+    records = [
+        Record(c, trajectory(c, semantics_of("lr-decay-off-by-one")), f"t{i}") for i, c in enumerate(fixed_cases()[:6])
+    ]
     diagnosis = diagnose(records)
     data = json.loads(json.dumps(diagnosis.to_json(), allow_nan=False))
     back = Diagnosis.from_json(data)
@@ -84,8 +106,16 @@ def test_explain_re_derives_the_diagnosis(tmp_path):
     """explain REPORT.json: exit 0, the diagnosis from the saved records (the target is not needed)."""
     records = [Record(c, trajectory(c, semantics_of("no-eps")), f"t{i}") for i, c in enumerate(fixed_cases()[:5])]
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"target": "somewhere:Gone", "results": [], "verdict": "non-conformant",
-                                  "diagnosis_records": [r.to_json() for r in records]}))
+    report.write_text(
+        json.dumps(
+            {
+                "target": "somewhere:Gone",
+                "results": [],
+                "verdict": "non-conformant",
+                "diagnosis_records": [r.to_json() for r in records],
+            }
+        )
+    )
     proc = _explain(str(report))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("explained by: no eps at all:"), proc.stdout
@@ -93,12 +123,15 @@ def test_explain_re_derives_the_diagnosis(tmp_path):
     assert proc.returncode == 0 and json.loads(proc.stdout)["explained_by"][0]["variants"] == ["no-eps"]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("not json", "is not a JSON report"),
-    ("[1, 2]", "is not a conformance report"),
-    ('{"results": [], "verdict": "conformant"}', "has no diagnosis records"),
-    ('{"results": [], "diagnosis_records": [{"test_id": 1}]}', "a diagnosis record is malformed"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not json", "is not a JSON report"),
+        ("[1, 2]", "is not a conformance report"),
+        ('{"results": [], "verdict": "conformant"}', "has no diagnosis records"),
+        ('{"results": [], "diagnosis_records": [{"test_id": 1}]}', "a diagnosis record is malformed"),
+    ],
+)
 def test_explain_refuses_what_is_not_a_report(tmp_path, capsys, content, words):
     """Exit 2 with one line naming the problem (in-process: the console path is tested above)."""
     path = tmp_path / "r.json"
@@ -113,8 +146,11 @@ def test_docs_list_the_catalogue():
     """docs/diagnosis.md has a row for every variant, with its rules (docs match the code)."""
     from adagrad.conformance.diagnosis import CATALOGUE
 
-    rows = {line.split("|")[1].strip().strip("`"): line for line in (ROOT / "docs" / "diagnosis.md").read_text().splitlines()
-            if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in (ROOT / "docs" / "diagnosis.md").read_text().splitlines()
+        if line.startswith("| `")
+    }
     assert set(rows) == {v.name for v in CATALOGUE}
     for v in CATALOGUE:
         assert f"| {', '.join(v.rules)} |" in rows[v.name], v.name

@@ -84,6 +84,6 @@ def ulps_of_scale(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> floa
     Plain ulp distance blows up where an update cancels a parameter to near zero; the error
     a correct kernel makes there is a few ulps of the terms that cancelled, which is this.
     """
-    spacing = (torch.nextafter(scale.abs(), torch.tensor(float("inf"), dtype=scale.dtype)) - scale.abs())
+    spacing = torch.nextafter(scale.abs(), torch.tensor(float("inf"), dtype=scale.dtype)) - scale.abs()
     diff = (a.double() - b.double()).abs() / spacing.double()
     return float(diff.max()) if a.numel() else 0.0

@@ -46,7 +46,11 @@ def test_per_group_tau_everywhere(factory: Any) -> None:
     assert torch.equal(opt.state[c]["sum"], torch.full_like(c, 3.0))
 
 
-@pytest.mark.parametrize(("save_cls", "load_cls"), [(torch.optim.Adagrad, Adagrad), (Adagrad, torch.optim.Adagrad)], ids=["torch_to_ours", "ours_to_torch"])
+@pytest.mark.parametrize(
+    ("save_cls", "load_cls"),
+    [(torch.optim.Adagrad, Adagrad), (Adagrad, torch.optim.Adagrad)],
+    ids=["torch_to_ours", "ours_to_torch"],
+)
 @pytest.mark.parametrize("path", [{"foreach": False}, {"foreach": True}, {"fused": True}], ids=IDS)
 def test_state_dict_round_trip_with_torch(save_cls: Any, load_cls: Any, path: Any, monkeypatch: Any) -> None:
     """R18: a run saved by one class and resumed by the other equals the uninterrupted run."""
@@ -82,7 +86,17 @@ def test_state_dict_layout() -> None:
     opt = Adagrad([{"params": [a, b]}, {"params": [c], "lr": 0.5}])
     sd = opt.state_dict()
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
-    assert set(sd["param_groups"][1]) >= {"lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value", "foreach", "maximize", "differentiable", "fused"}
+    assert set(sd["param_groups"][1]) >= {
+        "lr",
+        "lr_decay",
+        "eps",
+        "weight_decay",
+        "initial_accumulator_value",
+        "foreach",
+        "maximize",
+        "differentiable",
+        "fused",
+    }
     assert sd["state"][2]["step"].dim() == 0 and sd["state"][2]["sum"].shape == c.shape
 
 
@@ -161,6 +175,7 @@ def test_step_closure_and_missing_grads() -> None:
 @pytest.mark.parametrize("maximize", [False, True])
 def test_sparse_matches_torch(path: bool, maximize: bool) -> None:
     """R9: duplicates summed before squaring, only named rows change."""
+
     def run(cls: Any) -> tuple[torch.Tensor, torch.Tensor]:
         p = torch.arange(12.0).reshape(4, 3).requires_grad_()
         opt = cls([p], lr=0.1, foreach=path, maximize=maximize)

@@ -17,10 +17,16 @@ import pytest
 CHECKS = [
     pytest.param("adagrad.impl:Adagrad", [], {}, id="impl"),
     pytest.param("adagrad.impl.targets:for_loop", [], {}, id="for_loop", marks=pytest.mark.impl_paths),
-    pytest.param("adagrad.impl.targets:foreach", ["differentiable", "fused"], {}, id="foreach",
-                 marks=pytest.mark.impl_paths),
-    pytest.param("adagrad.impl.targets:fused", ["differentiable", "sparse", "complex", "foreach"],
-                 {"TRITON_INTERPRET": "1"}, id="fused-triton-interpreter", marks=pytest.mark.impl_paths),
+    pytest.param(
+        "adagrad.impl.targets:foreach", ["differentiable", "fused"], {}, id="foreach", marks=pytest.mark.impl_paths
+    ),
+    pytest.param(
+        "adagrad.impl.targets:fused",
+        ["differentiable", "sparse", "complex", "foreach"],
+        {"TRITON_INTERPRET": "1"},
+        id="fused-triton-interpreter",
+        marks=pytest.mark.impl_paths,
+    ),
 ]
 
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 import torch
+from impl_helpers import make_layout, run_trajectory, ulp_distance
 
 from adagrad.impl import targets
-
-from impl_helpers import make_layout, run_trajectory, ulp_distance
 
 HYPERPARAMETERS: list[tuple[str, dict[str, Any]]] = [
     ("defaults", {}),
@@ -95,7 +94,9 @@ def test_fused_cpu_equals_torch_fused_on_contiguous(layouts: Any, hyper: Any, dt
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
-@pytest.mark.parametrize("factory", [targets.for_loop, targets.foreach, targets.fused], ids=["for_loop", "foreach", "fused"])
+@pytest.mark.parametrize(
+    "factory", [targets.for_loop, targets.foreach, targets.fused], ids=["for_loop", "foreach", "fused"]
+)
 def test_half_computed_in_float32_rounded_once(factory: Any, dtype: Any) -> None:
     """One step in half precision equals the float32 step rounded once, within 1 ulp.
 
@@ -112,7 +113,9 @@ def test_half_computed_in_float32_rounded_once(factory: Any, dtype: Any) -> None
     assert ulp_distance(ours[0], wide[0].to(dtype)) <= 1
 
 
-@pytest.mark.parametrize("factory", [targets.for_loop, targets.foreach, targets.fused], ids=["for_loop", "foreach", "fused"])
+@pytest.mark.parametrize(
+    "factory", [targets.for_loop, targets.foreach, targets.fused], ids=["for_loop", "foreach", "fused"]
+)
 def test_float16_zero_gradient_keeps_param(factory: Any) -> None:
     """Spec R7 in float16 with the default eps (torch gives NaN: divergence D3)."""
     params = [torch.ones(40, dtype=torch.float16)]

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_helpers import exact_trajectory, ulps_apart
 
 from adagrad.reference import Param, ReferenceAdagrad, adagrad_step
-
-from reference_helpers import exact_trajectory, ulps_apart
 
 MAX_ULPS = 2.0
 
@@ -36,9 +35,19 @@ CASES = [
     # weight_decay, eps = 1: g = 3 -> theta 2 - 0.5*3/4 = 1.625; g = 3.1875 + 0.8125 = 4 (R5, R7).
     ("weight_decay_eps_R5", [2.0], [[2.0], [3.1875]], dict(lr=0.5, weight_decay=0.5, eps=1.0)),
     # tau = 16 = 4^2: 16+9 = 25, 25+144 = 169, 169+7056 = 7225 (R6); second element tau + 0.
-    ("initial_accumulator_value_R6", [1.0, 3.0], [[3, 0], [12, 0], [84, 0]], dict(lr=0.25, initial_accumulator_value=16.0)),
+    (
+        "initial_accumulator_value_R6",
+        [1.0, 3.0],
+        [[3, 0], [12, 0], [84, 0]],
+        dict(lr=0.25, initial_accumulator_value=16.0),
+    ),
     # tau = 9/16: 9/16 + 1 = 25/16, + 9 = 169/16 (R6).
-    ("initial_accumulator_value_fraction_R6", [-1.0], [[1.0], [-3.0]], dict(lr=0.125, initial_accumulator_value=0.5625)),
+    (
+        "initial_accumulator_value_fraction_R6",
+        [-1.0],
+        [[1.0], [-3.0]],
+        dict(lr=0.125, initial_accumulator_value=0.5625),
+    ),
     # large eps outside the root: denominators 3.25, 5.25, 13.25 (R7).
     ("eps_R7", [1.0, -2.0], [[3, -8], [-4, 6], [12, -24]], dict(lr=0.25, eps=0.25)),
     # eps = 0 is allowed: theta moves by exactly lr * g / |g| on the first step (R7).

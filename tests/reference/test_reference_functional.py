@@ -10,13 +10,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from reference_helpers import finite_arrays, shapes, ulps_apart
 
 from adagrad.reference import SPARSE_WEIGHT_DECAY_ERROR, SparseGrad, adagrad_step, decayed_lr, sparse_adagrad_step
-
-from reference_helpers import finite_arrays, shapes, ulps_apart
 
 lrs = st.floats(1e-4, 10.0)
 decays = st.one_of(st.just(0.0), st.floats(1e-4, 2.0))
@@ -71,7 +70,13 @@ def test_zero_grad_zero_sum_zero_eps_is_nan_R7():
 
 
 # -- R4: maximize -------------------------------------------------------------------------------
-@given(case=dense_case(), lr=lrs, lr_decay=decays, weight_decay=st.one_of(st.just(0.0), st.floats(1e-4, 1.0)), eps=positive_eps)
+@given(
+    case=dense_case(),
+    lr=lrs,
+    lr_decay=decays,
+    weight_decay=st.one_of(st.just(0.0), st.floats(1e-4, 1.0)),
+    eps=positive_eps,
+)
 def test_maximize_on_g_equals_minimize_on_minus_g_R4(case, lr, lr_decay, weight_decay, eps):
     """maximize with g is minimize with -g, bitwise, weight decay included (flip first: R4, R5)."""
     p, g, s, t = case
@@ -85,7 +90,9 @@ def test_maximize_on_g_equals_minimize_on_minus_g_R4(case, lr, lr_decay, weight_
 
 def test_maximize_flips_before_weight_decay_R4_R5():
     """g = -g + wd*theta, not -(g + wd*theta): with g = 0 the two orders differ in sign (R4)."""
-    _, s, _ = adagrad_step(np.array([2.0]), np.array([1.0]), np.array([0.0]), 0, lr=0.1, weight_decay=1.0, maximize=True)
+    _, s, _ = adagrad_step(
+        np.array([2.0]), np.array([1.0]), np.array([0.0]), 0, lr=0.1, weight_decay=1.0, maximize=True
+    )
     assert s[0] == 1.0  # (-1 + 1*2)^2; the other order gives (-(1 + 2))^2 = 9
 
 

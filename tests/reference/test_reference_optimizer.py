@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference_helpers import finite_arrays, shapes
 
 from adagrad.reference import HYPERPARAMETERS, Param, ReferenceAdagrad, SparseGrad, adagrad_step
-
-from reference_helpers import finite_arrays, shapes
 
 hypers = st.fixed_dictionaries(
     {
@@ -29,7 +28,7 @@ hypers = st.fixed_dictionaries(
 
 
 @st.composite
-def params_and_grads(draw, n_params=st.integers(1, 3), n_steps=st.integers(1, 5)):
+def params_and_grads(draw, n_params=st.integers(1, 3), n_steps=st.integers(1, 5)):  # noqa: B008 - strategies as defaults, hypothesis style
     """A list of (initial data, [grad per step]) for a few parameters of various shapes."""
     k = draw(n_steps)
     out = []
@@ -233,8 +232,10 @@ def test_load_state_dict_without_entry_initialises_from_group_R13_R18():
     """A parameter missing from the saved state starts afresh with its group's tau (R13, R18)."""
     a, b = Param(np.zeros(2)), Param(np.zeros(2))
     opt = ReferenceAdagrad([a, b])
-    sd = {"state": {0: {"step": 3, "sum": np.array([1.0, 2.0])}},
-          "param_groups": [{**opt.state_dict()["param_groups"][0], "initial_accumulator_value": 5.0}]}
+    sd = {
+        "state": {0: {"step": 3, "sum": np.array([1.0, 2.0])}},
+        "param_groups": [{**opt.state_dict()["param_groups"][0], "initial_accumulator_value": 5.0}],
+    }
     opt.load_state_dict(sd)
     assert opt.state[a]["step"] == 3 and opt.state[b]["step"] == 0
     np.testing.assert_array_equal(opt.state[a]["sum"], [1.0, 2.0])
@@ -262,7 +263,7 @@ def test_load_state_dict_errors_R18(groups, message):
 @given(lr=st.floats(1e-4, 1.0), shape=st.sampled_from([(), (1,), (1, 1)]), setup=params_and_grads(n_params=st.just(1)))
 def test_one_element_array_lr_is_its_value_R8(lr, shape, setup):
     """lr given as a 1-element array behaves as its value (R8)."""
-    (d, grads), = setup
+    ((d, grads),) = setup
     a, b = Param(d), Param(d)
     opt_a, opt_b = ReferenceAdagrad([a], lr=np.full(shape, lr)), ReferenceAdagrad([b], lr=lr)
     run_steps(opt_a, [a], [grads], 0, len(grads))
@@ -271,10 +272,13 @@ def test_one_element_array_lr_is_its_value_R8(lr, shape, setup):
 
 
 # -- R31: hyperparameters are live --------------------------------------------------------------
-@given(setup=params_and_grads(n_params=st.just(1), n_steps=st.integers(2, 5)), lrs=st.lists(st.floats(1e-4, 1.0), min_size=5, max_size=5))
+@given(
+    setup=params_and_grads(n_params=st.just(1), n_steps=st.integers(2, 5)),
+    lrs=st.lists(st.floats(1e-4, 1.0), min_size=5, max_size=5),
+)
 def test_changed_group_lr_applies_at_next_step_R31(setup, lrs):
     """Setting param_groups[0]["lr"] before each step uses that lr for that step (R31)."""
-    (d, grads), = setup
+    ((d, grads),) = setup
     w = Param(d)
     opt = ReferenceAdagrad([w])
     p, s, t = d, np.zeros(d.shape), 0

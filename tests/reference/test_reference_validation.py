@@ -64,11 +64,18 @@ ROWS: list[tuple[str, Callable[[Lib], Any], str]] = [
     ("lr-two-elements", lambda lib: lib.optimizer([lib.param()], lr=lib.array([0.1, 0.2])), "exact"),
     ("lr-one-element-accepted", lambda lib: lib.optimizer([lib.param()], lr=lib.array([0.1])), "exact"),
     # the value is printed as each library prints an array
-    ("lr-one-element-negative", lambda lib: lib.optimizer([lib.param()], lr=lib.array([-0.1])), "prefix:Invalid learning rate: "),
+    (
+        "lr-one-element-negative",
+        lambda lib: lib.optimizer([lib.param()], lr=lib.array([-0.1])),
+        "prefix:Invalid learning rate: ",
+    ),
     ("params-empty", lambda lib: lib.optimizer([]), "exact"),
     ("params-empty-iterator", lambda lib: lib.optimizer(iter([])), "exact"),
-    ("params-single-tensor", lambda lib: lib.optimizer(lib.param()),
-     "prefix:params argument given to the optimizer should be an iterable of Tensors or dicts, but got "),
+    (
+        "params-single-tensor",
+        lambda lib: lib.optimizer(lib.param()),
+        "prefix:params argument given to the optimizer should be an iterable of Tensors or dicts, but got ",
+    ),
     ("params-not-iterable", lambda lib: lib.optimizer(3), "exact"),
     ("params-wrong-element", lambda lib: lib.optimizer([lib.param(), "w"]), "prefix:optimizer can only optimize "),
     ("params-set-accepted", lambda lib: lib.optimizer({lib.param()}), "exact"),

@@ -19,11 +19,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from reference_helpers import finite_arrays, shapes
 
 from adagrad.conformance.error_model import ErrorTracker
 from adagrad.reference import Param, ReferenceAdagrad
-
-from reference_helpers import finite_arrays, shapes
 
 FLAGS = ("lr_decay", "weight_decay", "initial_accumulator_value", "maximize")
 EPS = {"eps-tiny": 1e-10, "eps-large": 0.1}
