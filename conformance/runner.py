@@ -5,7 +5,8 @@ says what an adapted implementation claims), then a hermetic pytest run (its own
 no plugin autoloading, ``PYTEST_ADDOPTS`` ignored) executes the suite in pytest-xdist workers.
 A watchdog here kills a worker (and everything it started) when a test exceeds its limit in the
 target's *own* time (waiting for a CPU is not counted), whatever the target does with the GIL;
-the test is then ``timed-out`` and the run goes on. After :data:`MAX_TIMEOUTS` timeouts the run
+the test is then ``timed-out`` and the run goes on. After :data:`MAX_TIMEOUTS` timeouts (or
+:data:`MAX_CRASHES` crashes) the run
 stops (the rest is ``not-run``). Nothing started by the run outlives it.
 
 Exit status: 0 conformant, 1 non-conformant, 2 usage error or an unimportable target,
@@ -41,6 +42,8 @@ __all__ = ["register", "run_check"]
 IMPORT_LIMIT = 300
 #: After this many timed-out tests the run stops: the target hangs, and saying so is enough.
 MAX_TIMEOUTS = 3
+#: After this many tests crashed the process running them, the run stops the same way.
+MAX_CRASHES = 5
 #: Part of a test's limit left for hypothesis to shrink a failure it found; then it is reported as found.
 SHRINK_SHARE = 0.5
 
@@ -369,6 +372,11 @@ class _Watchdog(threading.Thread):
         from .watchdog import _run_delay
 
         while not self.done.wait(0.25):
+            crashes = sum(1 for ln in run_state.read_jsonl(self.state / "results.jsonl") if ln.get("when") == "???")
+            crashes -= len(run_state.read_jsonl(self.state / "watchdog.jsonl"))  # our kills read as crashes too
+            if crashes >= MAX_CRASHES:
+                self.on_stop(f"stopped after {crashes} tests crashed the process running them")
+                return
             failing = set()
             for path in self.state.glob("first-failure-*.jsonl"):
                 failing |= {e["test"] for e in run_state.read_jsonl(path)}

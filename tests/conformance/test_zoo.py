@@ -123,7 +123,7 @@ def test_unimportable_target_is_a_usage_error(tmp_path):
         (["torch.optim:Adagrad", "--exclude", "no-such-feature"], "unknown feature"),
         (["torch.optim"], "module:attr"),
         (["torch.optim:NoSuchOptimizer"], "no attribute"),
-        (["torch.optim:Adagrad", "-n", "0"], "at least 1"),
+        (["torch.optim:Adagrad", "-n", "0"], "between 1 and 64"),
     ],
 )
 def test_usage_errors(tmp_path, args, needle):
