@@ -113,6 +113,11 @@ def _given(case: Case, hyper: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_default(case: Case, key: str, value: Any) -> bool:
+    """Left out of the call, as :func:`_given` leaves it out (snippets call the target the same way)."""
+    return key in HYPER_DEFAULTS and key not in case.options and _same(value, HYPER_DEFAULTS[key])
+
+
 def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b or (isinstance(a, float) and isinstance(b, float) and a == b)
 
@@ -558,14 +563,17 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     lines.append("]")
     if len(case.groups) == 1:
         g = case.groups[0]
-        hyper = ", ".join(
-            f"{k}={_hyper_literal(case, k, v)}" for k, v in {**g, **case.options}.items() if k != "params"
-        )
+        given = {k: v for k, v in g.items() if k != "params" and not _is_default(case, k, v)}
+        hyper = ", ".join(f"{k}={_hyper_literal(case, k, v)}" for k, v in {**given, **case.options}.items())
         lines.append(f"opt = Target([{', '.join(f'params[{i}]' for i in g['params'])}], {hyper})")
     else:
         lines.append("opt = Target([")
         for g in case.groups:
-            hyper = ", ".join(f"{k!r}: {_hyper_literal(case, k, v)}" for k, v in g.items() if k != "params")
+            hyper = ", ".join(
+                f"{k!r}: {_hyper_literal(case, k, v)}"
+                for k, v in g.items()
+                if k != "params" and not _is_default(case, k, v)
+            )
             lines.append(f"    {{'params': [{', '.join(f'params[{i}]' for i in g['params'])}], {hyper}}},")
         lines.append(f"], **{case.options!r})")
     if case.start is not None:
