@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -31,6 +32,7 @@ def test_unrelated_project_keeps_hypothesis_defaults(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "test_plain.py"],
         cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "CI"},  # with CI set, hypothesis loads its own ci profile
         capture_output=True,
         text=True,
         timeout=120,

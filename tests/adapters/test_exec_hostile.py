@@ -137,6 +137,7 @@ def test_program_ignoring_sigterm_at_the_default_timeout(tmp_path):
     assert seconds < 120, seconds
 
 
+@pytest.mark.zoo_full
 @needs_node
 def test_unsupported_after_the_first_step_is_not_verified(tmp_path):
     """Claims every feature, then refuses every step after its first: never CONFORMANT, never exit 0.
@@ -151,6 +152,7 @@ def test_unsupported_after_the_first_step_is_not_verified(tmp_path):
     assert "every step after the first" in out  # the program's reason is reported
 
 
+@pytest.mark.zoo_full
 @needs_node
 def test_slow_program_is_not_charged_to_the_test_limit(tmp_path):
     """Answers after 0.5 s each, about 6 per test: more than --timeout 2 per test in all, yet its
@@ -163,6 +165,7 @@ def test_slow_program_is_not_charged_to_the_test_limit(tmp_path):
     assert report["run"]["timeouts"] == 0
 
 
+@pytest.mark.zoo_full
 @needs_node
 def test_budget_spent_is_too_slow_not_a_hang(tmp_path):
     status, out, report, _ = check(
@@ -185,6 +188,7 @@ def test_two_seconds_per_answer_gets_its_verdict(tmp_path):
     assert "Verdict: CONFORMANT" in out
 
 
+@pytest.mark.zoo_full
 def test_garbage_is_reported_as_garbage(tmp_path):
     status, out, report, seconds = check(
         tmp_path,

@@ -647,7 +647,8 @@ class Float64Inside(_Update):
 
 
 class OtherRoundingOrder(_Update):
-    """p - (clr * g) / (sqrt(s) + eps), and the decayed lr computed as lr * (1 / (1 + ...))."""
+    """p - (clr * g) / (sqrt(s) + eps), and the decayed lr computed as lr * (1 / (1 + ...));
+    float16/bfloat16 divide in float32 and round once."""
 
     def _dense(self, p, g, s, t, group):
         clr = group["lr"] * (1.0 / (1.0 + (t - 1) * group["lr_decay"]))
@@ -655,7 +656,10 @@ class OtherRoundingOrder(_Update):
         if group["weight_decay"] != 0:
             g = torch.add(g, p, alpha=group["weight_decay"])
         s.add_(g * g)
-        p.sub_((g * clr) / (torch.sqrt(s) + group["eps"]))
+        if p.dtype in (torch.float16, torch.bfloat16):  # the denominator in float32, so eps does not underflow (R7)
+            p.sub_(((g * clr).float() / (torch.sqrt(s.float()) + group["eps"])).to(p.dtype))
+        else:
+            p.sub_((g * clr) / (torch.sqrt(s) + group["eps"]))
 
 
 class OtherAssociationOrder(_Update):

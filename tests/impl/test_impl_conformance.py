@@ -15,7 +15,8 @@ import pytest
 #: The forced paths cost about 30-50 s of CPU each, more than CI's budget allows beside
 #: everything else: they run with `make check-impl-paths` (marker ``impl_paths``).
 CHECKS = [
-    pytest.param("adagrad.impl:Adagrad", [], {}, id="impl"),
+    # the whole check of adagrad.impl runs in CI as tests/conformance/test_zoo.py::test_impl_gets_no_divergences
+    pytest.param("adagrad.impl:Adagrad", [], {}, id="impl", marks=pytest.mark.impl_paths),
     pytest.param("adagrad.impl.targets:for_loop", [], {}, id="for_loop", marks=pytest.mark.impl_paths),
     pytest.param(
         "adagrad.impl.targets:foreach", ["differentiable", "fused"], {}, id="foreach", marks=pytest.mark.impl_paths
