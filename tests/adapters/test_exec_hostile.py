@@ -137,7 +137,6 @@ def test_program_ignoring_sigterm_at_the_default_timeout(tmp_path):
     assert seconds < 120, seconds
 
 
-@pytest.mark.zoo_full
 @needs_node
 def test_unsupported_after_the_first_step_is_not_verified(tmp_path):
     """Claims every feature, then refuses every step after its first: never CONFORMANT, never exit 0.

@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from adagrad.conformance.features import FEATURES
 from adagrad.conformance.report_model import validate
 
@@ -64,7 +62,6 @@ def test_same_examples_under_check_and_pytest_pyargs(tmp_path):
     assert _by_id(seeded) != _by_id(via_check)
 
 
-@pytest.mark.zoo_full
 def test_failure_slow_to_shrink_is_reported_under_its_feature(tmp_path):
     """Shrinking that runs out of time reports the failure as first found, not as a crash."""
     status, out, report, _ = check(

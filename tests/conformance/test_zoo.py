@@ -56,6 +56,10 @@ def _zoo_args(name: str) -> list[str]:
 #: costs about 15 s of CPU per member, more than CI's budget: `make zoo` runs every member.
 CI_MEMBERS = {
     "EpsInsideSqrt",  # numerics, named by feature
+    "CrashesOnStep",  # a crash on every step: the run stops after 5 crashes
+    "StepAdvancesWithoutGrad",  # missing gradients
+    "FusedBlocksDropTail",  # a path that breaks only on large tensors
+    "PrependIgnored",  # hooks in depth
     "OtherRoundingOrder",  # a conformant variant passes
 }
 
