@@ -171,3 +171,17 @@ def test_pytest_pyargs_from_any_directory_ci_profile(tmp_path, target):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "passed" in proc.stdout.splitlines()[-1]
+
+
+@pytest.mark.zoo_full
+@pytest.mark.parametrize("name", sorted(zoo.VARIANTS))
+def test_variant_passes_under_pytest_pyargs(name, tmp_path):
+    """Each variant also passes under the user's own pytest (`pytest --pyargs`, from a bare
+    directory, quick profile), with the examples `check` draws (both seed from the test id)."""
+    excludes = [a for f in ["distributed", *zoo.excludes(name)] for a in ("--adagrad-exclude", f)]
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target",
+           f"tests.conformance.zoo:{name}", "--adagrad-profile", "quick", "-p", "no:cacheprovider", "-q",
+           "-W", "ignore::UserWarning", *excludes]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-5000:]
