@@ -185,3 +185,11 @@ def test_variant_passes_under_pytest_pyargs(name, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-5000:]
+
+
+@pytest.mark.zoo_full
+@pytest.mark.parametrize("name", sorted(zoo.VARIANTS))
+def test_variant_passes_at_ci(name, tmp_path):
+    """Each variant passes at the ci profile too (12 examples per property)."""
+    status, out, report = check(f"tests.conformance.zoo:{name}", tmp_path, *_zoo_args(name), "--profile", "ci")
+    assert status == 0, f"{name}: exit status {status}, failed {sorted(_failed_features(report))}\n{out[-4000:]}"
