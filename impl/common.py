@@ -1,5 +1,6 @@
-"""Helpers shared by the three update paths: grouping, step counts, learning rates, errors,
-what this torch offers (device lists, kernels, ops older versions lack) and DTensor shards.
+"""Helpers shared by the update paths: grouping, step counts, learning rates, errors,
+the fused precondition, what this torch offers (device lists, kernels, ops older versions lack)
+and DTensor shards.
 
 Nothing here touches optimizer state beyond reading step counts; every function is pure apart
 from :func:`advance_steps` and :func:`copy_all`.
@@ -17,6 +18,7 @@ from torch import Tensor
 __all__ = [
     "FUSED_DIFFERENTIABLE_ERROR",
     "FUSED_SPARSE_COMPLEX_ERROR",
+    "FUSED_STEP_DIFFERENTIABLE_ERROR",
     "SPARSE_WEIGHT_DECAY_ERROR",
     "advance_steps",
     "check_fusable",
@@ -34,7 +36,9 @@ __all__ = [
 #: Messages torch 2.13 raises, kept verbatim so callers can match them with a regex.
 SPARSE_WEIGHT_DECAY_ERROR = "weight_decay option is not compatible with sparse gradients"
 FUSED_SPARSE_COMPLEX_ERROR = "`fused` does not support sparse grad or complex param"
+#: ... by the constructor, and by the fused path's step.
 FUSED_DIFFERENTIABLE_ERROR = "`fused` does not support `differentiable`"
+FUSED_STEP_DIFFERENTIABLE_ERROR = "adagrad with fused=True does not support differentiable=True"
 
 
 def group_by_device_and_dtype(
@@ -95,20 +99,15 @@ def negative_decayed_lrs(lr: float | Tensor, lr_decay: float, steps: list[float]
     return [-lr / d for d in denominators]
 
 
-def check_fusable(
-    grads: list[Tensor],
-    params: list[Tensor],
-    differentiable: bool,
-    has_sparse_grad: bool,
-    has_complex: bool,
-) -> None:
-    """Raises torch's errors for what no fused kernel serves (spec R27).
+def check_fusable(*, differentiable: bool, has_sparse_grad: bool, has_complex: bool) -> None:
+    """Raises torch's errors for what no fused kernel serves (spec R27): the fused paths' one
+    precondition, checked by each fused path as it starts.
 
     Like torch, it trusts the caller's ``has_sparse_grad``/``has_complex`` flags (the optimizer
     computes them while gathering tensors) rather than scanning every tensor again.
     """
     if differentiable:
-        raise RuntimeError("adagrad with fused=True does not support differentiable=True")
+        raise RuntimeError(FUSED_STEP_DIFFERENTIABLE_ERROR)
     if has_sparse_grad or has_complex:
         raise RuntimeError(FUSED_SPARSE_COMPLEX_ERROR)
 
@@ -158,11 +157,11 @@ def fused_kernel_missing_error(device_type: str) -> RuntimeError:
 
 def copy_all(dst: list[Tensor], src: list[Tensor]) -> None:
     """``dst[i].copy_(src[i])`` for every i: one ``_foreach_copy_`` call where torch has it
-    (torch >= 2.1), a loop otherwise."""
+    (torch >= 2.1) and autograd is not recording (it has no derivative), a loop otherwise."""
     if not dst:
         return
     foreach_copy = getattr(torch, "_foreach_copy_", None)
-    if foreach_copy is not None:
+    if foreach_copy is not None and not torch.is_grad_enabled():
         foreach_copy(dst, src)
     else:
         for d, s in zip(dst, src, strict=True):

@@ -14,11 +14,9 @@ import torch
 from torch import Tensor
 
 from .common import SPARSE_WEIGHT_DECAY_ERROR
+from .copies import HALF_DTYPES, upcast
 
-__all__ = ["HALF_DTYPES", "for_loop_adagrad"]
-
-#: Dtypes whose arithmetic runs in float32, each result rounded back once.
-HALF_DTYPES = (torch.float16, torch.bfloat16)
+__all__ = ["for_loop_adagrad"]
 
 
 def for_loop_adagrad(
@@ -69,12 +67,11 @@ def for_loop_adagrad(
         elif param.dtype in HALF_DTYPES:
             # float16 cannot hold eps=1e-10 and squares underflow (D3): compute in float32,
             # round each result once when it is stored back.
-            param32, state_sum32 = param.float(), state_sum.float()
-            _dense_update(param32, grad.float(), state_sum32, clr=clr, eps=eps,
+            work = upcast([param], [grad], [state_sum])
+            _dense_update(work.work_params[0], work.work_grads[0], work.work_sums[0], clr=clr, eps=eps,
                           weight_decay=weight_decay, maximize=maximize,
                           differentiable=differentiable)  # fmt: skip
-            state_sum.copy_(state_sum32)
-            param.copy_(param32)
+            work.write_back()
         else:
             _dense_update(param, grad, state_sum, clr=clr, eps=eps, weight_decay=weight_decay,
                           maximize=maximize, differentiable=differentiable)  # fmt: skip

@@ -26,13 +26,13 @@ from torch import Tensor
 
 from .common import (
     advance_steps,
-    copy_all,
     group_by_device_and_dtype,
     local_shards,
     negative_decayed_lrs,
     step_values,
 )
-from .for_loop import HALF_DTYPES, for_loop_adagrad
+from .copies import HALF_DTYPES, upcast
+from .for_loop import for_loop_adagrad
 
 __all__ = ["BATCH_ELEMENTS", "foreach_adagrad"]
 
@@ -128,12 +128,10 @@ def _update_batch(
     """The four passes of one batch: accumulate, sqrt, add eps, scaled divide-and-add."""
     if params and params[0].dtype in HALF_DTYPES:
         # As in the for-loop: float32 arithmetic, one rounding per stored result (D3).
-        params32 = [p.float() for p in params]
-        sums32 = [s.float() for s in sums]
-        _update_batch(params32, [g.float() for g in grads], sums32, minus_clrs,
+        work = upcast(params, grads, sums)
+        _update_batch(work.work_params, work.work_grads, work.work_sums, minus_clrs,
                       weight_decay=weight_decay, eps=eps, maximize=maximize)  # fmt: skip
-        copy_all(sums, sums32)
-        copy_all(params, params32)
+        work.write_back()
         return
     if maximize:
         grads = torch._foreach_neg(grads)

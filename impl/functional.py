@@ -1,6 +1,7 @@
 """``adagrad(...)``: the functional core, which picks one path and calls it.
 
-Every path has the same keyword-only signature (see :func:`adagrad`):
+Every path has the one signature :class:`~adagrad.impl.path.UpdatePath` (checked by
+``tests/impl/test_impl_paths.py``):
 
 - :func:`~adagrad.impl.for_loop.for_loop_adagrad`: one tensor at a time; sparse, complex and
   differentiable steps; bitwise equal to torch's for-loop on dense float32/float64;
@@ -21,10 +22,11 @@ from typing import Literal, get_args
 
 from torch import Tensor
 
-from .common import check_fusable, foreach_devices, local_shards
+from .common import foreach_devices, local_shards
 from .for_loop import for_loop_adagrad
 from .foreach import foreach_adagrad
 from .fused_cpu import fused_cpu_adagrad
+from .path import UpdatePath
 from .triton_kernel import fused_triton_adagrad
 
 __all__ = ["FUSED_BACKENDS", "FusedBackend", "adagrad", "check_fused_backend"]
@@ -114,8 +116,10 @@ def adagrad(
         # torch's default: foreach where it pays (accelerators), the for-loop elsewhere.
         devices = foreach_devices()
         foreach = not differentiable and bool(params) and all(p.device.type in devices for p in params)
+    paths: list[tuple[UpdatePath, list[int]]]
     if fused:
-        check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
+        # The fused precondition (no sparse, complex or differentiable) is each fused path's own
+        # first check; the shards are mapped here, for the whole group, before any path runs.
         params, grads, state_sums, others = local_shards(params, grads, state_sums)
         if others:
             raise RuntimeError(

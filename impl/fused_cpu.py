@@ -28,6 +28,7 @@ from .common import (
     group_by_device_and_dtype,
     has_fused_kernel,
 )
+from .copies import NO_COPIES, WorkingCopies, compute_dtype, finish_fused
 
 __all__ = ["fused_cpu_adagrad"]
 
@@ -35,24 +36,23 @@ _KERNEL_DTYPES = (torch.float32, torch.float64)
 
 
 def _kernel_ready(
-    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], ts: list[Tensor], dtype: torch.dtype
-) -> tuple[tuple[list[Tensor], ...], list[tuple[Tensor, ...]]]:
-    """The kernel's argument lists, with contiguous float32/float64 copies where needed.
-
-    Returns the lists and ``(p, g, s, p_work, g_work, s_work)`` for every copied triple.
-    """
-    kernel_args: tuple[list[Tensor], ...] = ([], [], [], [])
-    copied: list[tuple[Tensor, ...]] = []
-    for p, g, s, t in zip(ps, gs, ss, ts):
-        if dtype in _KERNEL_DTYPES and p.is_contiguous() and g.is_contiguous() and s.is_contiguous():
-            work = (p, g, s)
-        else:
-            compute = dtype if dtype in _KERNEL_DTYPES else torch.float32
-            work = tuple(x.to(compute, memory_format=torch.contiguous_format, copy=True) for x in (p, g, s))
-            copied.append((p, g, s, *work))
-        for out, x in zip(kernel_args, (*work, t)):
-            out.append(x)
-    return kernel_args, copied
+    ps: list[Tensor], gs: list[Tensor], ss: list[Tensor], dtype: torch.dtype
+) -> tuple[list[Tensor], list[Tensor], list[Tensor], WorkingCopies]:
+    """The kernel's param, grad and sum lists: contiguous float32/float64 copies in place of the
+    triples the kernel cannot take as they are, and those copies."""
+    if dtype in _KERNEL_DTYPES and all(all(map(Tensor.is_contiguous, xs)) for xs in (ps, gs, ss)):
+        # The usual case, checked in bulk: thousands of small tensors cost no Python loop.
+        return ps, gs, ss, NO_COPIES
+    copied = [
+        i
+        for i, (p, g, s) in enumerate(zip(ps, gs, ss))
+        if not (dtype in _KERNEL_DTYPES and p.is_contiguous() and g.is_contiguous() and s.is_contiguous())
+    ]
+    copies = WorkingCopies.make(
+        [ps[i] for i in copied], [gs[i] for i in copied], [ss[i] for i in copied],
+        dtype=compute_dtype(dtype), contiguous=True,
+    )  # fmt: skip
+    return (*copies.swapped_in(ps, gs, ss, copied), copies)
 
 
 def fused_cpu_adagrad(
@@ -81,7 +81,7 @@ def fused_cpu_adagrad(
         RuntimeError: sparse gradients, complex parameters or ``differentiable=True``; a torch
             without ``torch._fused_adagrad_``.
     """
-    check_fusable(grads, params, differentiable, has_sparse_grad, has_complex)
+    check_fusable(differentiable=differentiable, has_sparse_grad=has_sparse_grad, has_complex=has_complex)
     if not params:
         return
     if not has_fused_kernel():
@@ -89,22 +89,11 @@ def fused_cpu_adagrad(
     if isinstance(lr, Tensor):
         lr = lr.detach().reshape(())
     for (_, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(params, grads, state_sums, state_steps).items():
-        if dtype in _KERNEL_DTYPES and all(all(map(Tensor.is_contiguous, xs)) for xs in (ps, gs, ss)):
-            # The usual case, checked in bulk: thousands of small tensors cost no Python loop.
-            kernel_args, copied = (ps, gs, ss, ts), []
-        else:
-            kernel_args, copied = _kernel_ready(ps, gs, ss, ts, dtype)
+        kernel_ps, kernel_gs, kernel_ss, copies = _kernel_ready(ps, gs, ss, dtype)
         advance_steps(ts)
         torch._fused_adagrad_(
-            *kernel_args,
+            kernel_ps, kernel_gs, kernel_ss, ts,
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize,
             grad_scale=grad_scale, found_inf=found_inf,
         )  # fmt: skip
-        for p, g, s, p_work, g_work, s_work in copied:
-            p.copy_(p_work)
-            s.copy_(s_work)
-            if grad_scale is not None:
-                g.copy_(g_work)  # the kernel unscaled the copy; the caller expects the grad unscaled
-        if found_inf is not None:
-            # The kernel skipped the update; the step must not count either.
-            torch._foreach_sub_(ts, [found_inf.to(ts[0].device, ts[0].dtype)] * len(ts))
+        finish_fused(copies, ts, grad_scale=grad_scale, found_inf=found_inf)

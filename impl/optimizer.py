@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .common import fused_devices, fused_kernel_missing_error, has_fused_kernel
+from .common import FUSED_DIFFERENTIABLE_ERROR, fused_devices, fused_kernel_missing_error, has_fused_kernel
 from .functional import FusedBackend, adagrad, check_fused_backend
 
 __all__ = ["Adagrad"]
@@ -134,7 +134,7 @@ class Adagrad(torch.optim.Optimizer):
         super().__init__(params, defaults)
         if fused:
             if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
+                raise RuntimeError(FUSED_DIFFERENTIABLE_ERROR)
             if foreach:
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
             # Tells GradScaler to hand us grad_scale/found_inf instead of unscaling itself.

@@ -1,4 +1,5 @@
-"""The Triton source of the fused kernel (see :mod:`adagrad.impl.triton_kernel`).
+"""The Triton source of the fused kernel (see :mod:`adagrad.impl.triton_kernel`; its tables and their
+columns: :mod:`adagrad.impl.triton_tables`).
 
 Imported on the first launch only, so that ``import adagrad.impl`` needs no triton. The table's
 columns are module-level ``tl.constexpr`` values: compiled kernels may read only constexpr
@@ -10,7 +11,10 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .triton_kernel import (
+from .triton_tables import (
+    BLOCK_COLS,
+    BLOCK_ROW,
+    BLOCK_START,
     COL_CONTIGUOUS,
     COL_G,
     COL_G_STRIDES,
@@ -21,6 +25,10 @@ from .triton_kernel import (
     COL_S_STRIDES,
     COL_SHAPE,
     COL_STEP,
+    HYPER_EPS,
+    HYPER_LR,
+    HYPER_LR_DECAY,
+    HYPER_WEIGHT_DECAY,
     MAX_DIMS,
 )
 
@@ -38,6 +46,13 @@ SHAPE = tl.constexpr(COL_SHAPE)
 P_STRIDES = tl.constexpr(COL_P_STRIDES)
 G_STRIDES = tl.constexpr(COL_G_STRIDES)
 S_STRIDES = tl.constexpr(COL_S_STRIDES)
+B_COLS = tl.constexpr(BLOCK_COLS)
+B_ROW = tl.constexpr(BLOCK_ROW)
+B_START = tl.constexpr(BLOCK_START)
+LR = tl.constexpr(HYPER_LR)
+LR_DECAY = tl.constexpr(HYPER_LR_DECAY)
+WEIGHT_DECAY = tl.constexpr(HYPER_WEIGHT_DECAY)
+EPS = tl.constexpr(HYPER_EPS)
 
 
 @triton.jit
@@ -56,8 +71,8 @@ def adagrad_kernel(
 ):  # fmt: skip
     """One block of one tensor per program; see :mod:`adagrad.impl.triton_kernel`."""
     pid = tl.program_id(0)
-    tensor = tl.load(blocks_ptr + 2 * pid)
-    start = tl.load(blocks_ptr + 2 * pid + 1)
+    tensor = tl.load(blocks_ptr + B_COLS * pid + B_ROW)
+    start = tl.load(blocks_ptr + B_COLS * pid + B_START)
     row = table_ptr + tensor * ROW
     elem_ptr_type = elem_like_ptr.dtype
     p_ptr = tl.load(row + P).to(elem_ptr_type)
@@ -92,10 +107,10 @@ def adagrad_kernel(
         s_off = offset(row + S_STRIDES, i0, i1, i2, i3)
 
     # Hyperparameters arrive as float64 so that float64 parameters see them unrounded.
-    lr = tl.load(hyper_ptr)
-    lr_decay = tl.load(hyper_ptr + 1)
-    weight_decay = tl.load(hyper_ptr + 2).to(COMPUTE)
-    eps = tl.load(hyper_ptr + 3).to(COMPUTE)
+    lr = tl.load(hyper_ptr + LR)
+    lr_decay = tl.load(hyper_ptr + LR_DECAY)
+    weight_decay = tl.load(hyper_ptr + WEIGHT_DECAY).to(COMPUTE)
+    eps = tl.load(hyper_ptr + EPS).to(COMPUTE)
     t = tl.load(step_ptr).to(tl.float64)
     clr = (lr / (1.0 + (t - 1.0) * lr_decay)).to(COMPUTE)
 

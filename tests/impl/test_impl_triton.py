@@ -17,7 +17,7 @@ pytest.importorskip("triton")
 
 from impl_helpers import make_layout, run_trajectory, ulp_distance, ulps_of_scale  # noqa: E402
 
-from adagrad.impl import targets, triton_kernel  # noqa: E402
+from adagrad.impl import targets, triton_kernel, triton_tables  # noqa: E402
 
 # Distances are in ulps of the parameter's scale (see ulps_of_scale): FMA for g*g and weight
 # decay and a correctly rounded sqrt/division against torch's 1-ulp sqrt and separately rounded
@@ -133,8 +133,8 @@ def test_tables_rebuilt_only_when_a_layout_changes(interpret: None, monkeypatch:
     results stay those of torch's for-loop throughout."""
     triton_kernel.clear_table_cache()
     builds: list[int] = []
-    real_build = triton_kernel._build_layout
-    monkeypatch.setattr(triton_kernel, "_build_layout", lambda *a: builds.append(1) or real_build(*a))
+    real_build = triton_tables._build_layout
+    monkeypatch.setattr(triton_tables, "_build_layout", lambda *a: builds.append(1) or real_build(*a))
     params, grads = _mixed_problem(torch.float32, steps=4)
     # Steps 1-3: fresh gradient tensors with the same layouts. Step 4: the sliced gradient of
     # the transposed parameter becomes contiguous, a new layout.
@@ -167,7 +167,7 @@ def test_device_table_reused_until_an_address_moves(interpret: None) -> None:
                  has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None)  # fmt: skip
 
     def table() -> torch.Tensor:
-        (entry,) = triton_kernel._TABLES.values()
+        (entry,) = triton_tables._TABLES.values()
         assert entry.table is not None
         return entry.table
 
@@ -178,7 +178,7 @@ def test_device_table_reused_until_an_address_moves(interpret: None) -> None:
     gs[1] = gs[1].clone()
     triton_kernel.fused_triton_adagrad(ps, gs, ss, ts, **hyper)
     assert table() is not first
-    assert table()[1, triton_kernel.COL_G].item() == gs[1].data_ptr()
+    assert table()[1, triton_tables.COL_G].item() == gs[1].data_ptr()
     assert [t.item() for t in ts] == [3.0, 3.0]
 
 
@@ -244,7 +244,7 @@ def test_compiles_for_sm90_with_ieee_arithmetic(name: str, pointer: str, suffix:
                      elem_like_ptr=pointer, step_like_ptr="*fp64")  # fmt: skip
     constants = dict(MAXIMIZE=True, HAS_WD=True, HAS_SCALE=True, HAS_INF=True,
                      COMPUTE=tl.float64 if name == "float64" else tl.float32, IS_FP64=name == "float64",
-                     IS_BF16=name == "bfloat16", ROW=triton_kernel.ROW, BLOCK=triton_kernel.BLOCK_SIZE)  # fmt: skip
+                     IS_BF16=name == "bfloat16", ROW=triton_tables.ROW, BLOCK=triton_kernel.BLOCK_SIZE)  # fmt: skip
     compiled = triton.compile(
         ASTSource(kernel, signature, constants),
         target=GPUTarget("cuda", 90, 32),
