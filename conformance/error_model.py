@@ -5,8 +5,8 @@ spec R1. Every operation a correct implementation performs is allowed one roundi
 target's dtype (relative error ``u = 2**-p``, plus half the smallest subnormal ``η`` of
 underflow), the square root two (``sqrt`` need not be correctly rounded: within 1 ulp), and
 every hyperparameter one rounding when it is converted to the dtype (the decayed lr three: it
-may be computed in the dtype). The bound does not depend on the evaluation order or on whether
-FMA is used (fewer roundings only make the error smaller). Propagation is first order; each
+may be computed in the dtype). The bound holds for every evaluation order and with or without
+FMA (fewer roundings only make the error smaller). Propagation is first order; each
 step's new error is multiplied by ``1 + 16 * u`` for the neglected second-order terms.
 
 The bound is per element and in absolute terms; divided by the dtype's ulp at the expected
@@ -230,7 +230,11 @@ def _step_core(p, g, s, step, carried, ge, e, *, lr, lr_decay, weight_decay, eps
         # |g~/d~ - g/d| <= (e_g + |q| e_d) / (d - e_d) holds whenever e_d < d; beyond, no bound.
         e_q = np.where(e_d < d * sigma, (e_g + np.abs(q) * e_d) / (d - e_d / sigma), np.inf) + rounding(q, fmt)
         upd = clr * q
-        e_upd = abs(clr) * e_q + np.abs(q) * e_clr + rounding(upd, fmt)
+        # γ̃·g/d in any order: the first operation's underflow η reaches the update times the
+        # factor applied after it: γ̃ for γ̃·(g/d) (in e_q), 1/d for (γ̃·g)/d (torch's addcdiv),
+        # |g| for (γ̃/d)·g. Every order is allowed, so each is counted.
+        e_order = np.where(e_d < d * sigma, eta(fmt) * (1.0 / (d - e_d / sigma) + np.abs(g)), np.inf)
+        e_upd = abs(clr) * e_q + np.abs(q) * e_clr + e_order + rounding(upd, fmt)
         p_new = p - upd
         e_p = ep + e_upd + rounding(p_new, fmt)
         # The slack covers this step's second-order terms; carried-in error is not inflated again,

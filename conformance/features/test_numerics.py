@@ -24,7 +24,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adagrad.conformance.dtypes import round_to
+from adagrad.conformance.dtypes import FORMATS, round_to
 from adagrad.conformance.features import feature
 from adagrad.conformance.harness import Case, check_case, to_numpy
 from adagrad.conformance.strategies import GRADIENT_RANGE, cases, lr_only, path_params, shapes
@@ -167,3 +167,40 @@ def test_float16_zero_gradient_keeps_param(target, eps, options):
     assert torch.equal(p.detach(), torch.tensor([1.5, -0.25, 0.0], dtype=torch.float16)), (
         f"zero gradient changed the float16 param to {p.detach().tolist()} (eps={eps})"
     )
+
+
+def _subnormals(fmt: Any, significands: np.ndarray) -> np.ndarray:
+    """``significands * 2**subnormal_exponent`` (subnormals of ``fmt``; signed integers below
+    2**(p-1)) as float64. Made without float arithmetic where the result is a float64 subnormal:
+    this runs in the target's process, whose flush-to-zero mode (if it set one) would flush them."""
+    magnitude = np.abs(significands).astype(np.uint64)
+    if fmt.name == "float64":  # the bits of the float64 subnormal m * 2**-1074 are m itself
+        sign = np.where(significands < 0, np.uint64(1) << np.uint64(63), np.uint64(0))
+        return (magnitude | sign).view(np.float64)
+    return np.where(significands < 0, -1.0, 1.0) * np.ldexp(magnitude.astype(np.float64), fmt.subnormal_exponent)
+
+
+@pytest.mark.spec("R1", "R30")
+@pytest.mark.parametrize("options", path_params())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subnormal_range(target, record_ulps, dtype, options):
+    """Params and lr in the subnormal range, far above the smallest subnormal (significands of
+    up to p-1 bits; lr 2**(p/2) subnormals), so every update and every result is a subnormal:
+    each step within the model, zero-gradient steps included. Flushing subnormals to zero (a
+    flush-to-zero or denormals-are-zero mode, e.g. ``torch.set_flush_denormal(True)``) is off by
+    up to 2**(p-1) subnormals here, far outside the model (R1, R30)."""
+    fmt = FORMATS[dtype]
+    rng = np.random.default_rng(1074)
+    n = 16
+    top = 2 ** (fmt.precision - 1)
+    params = _subnormals(fmt, rng.integers(-top + 1, top, n))
+    lr = float(_subnormals(fmt, np.array([2 ** (fmt.precision // 2)]))[0])
+    zero = np.zeros(n)
+    case = Case(
+        dtype=dtype,
+        params=[params],
+        grads=[[_gradients(rng, dtype, n)], [zero], [_gradients(rng, dtype, n)], [zero]],
+        groups=[{"lr": lr, "params": [0]}],
+        options=dict(options),
+    )
+    check_case(target, case, record_ulps, what=f"subnormal {dtype} params and lr")
