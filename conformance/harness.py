@@ -44,6 +44,7 @@ __all__ = [
     "run_oracle",
     "run_target",
     "snippet",
+    "target_state",
     "to_numpy",
     "to_torch",
 ]
@@ -271,6 +272,22 @@ def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target |
     return TargetStep(params, sums, steps)
 
 
+def target_state(target: Target, opt: Any) -> list[tuple[Any, Any] | None]:
+    """Each parameter's ``(sum tensor, step)`` (None: no state yet), in param-group order, read
+    through the target's state mapping or torch's layout: for feature tests whose subject is the
+    accumulator, not the state_dict's format. Without a mapping and without torch's layout the
+    test is unsupported ("not checkable without a state mapping"); a mapping that fails is a
+    failure."""
+    from .target_spec import NO_MAPPING, read_state, refuse
+
+    entries = read_state(target, opt)
+    if isinstance(entries, str):
+        if entries.startswith(NO_MAPPING):
+            refuse(target, entries, whole_test=True)
+        raise AssertionError(entries)
+    return entries
+
+
 #: Exceptions with which a target may refuse what a case asks (a hyperparameter, flag, dtype).
 REFUSAL_TYPES = (TypeError, ValueError, NotImplementedError, RuntimeError)
 
@@ -367,27 +384,15 @@ def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: 
 
 
 def _claims_refusal(target: Target, case: Case) -> None:
-    spec = getattr(target, "target_spec", None)
-    if spec is None:
-        return
+    from .target_spec import check_claims
+
     given = [
         key
         for g in case.groups
         for key in _given(case, {a: b for a, b in g.items() if a not in ("params", "added_at")})
     ]
     given += [key for edits in case.edits.values() for _, key, _v in edits]
-    reason = spec.claims.refusal(case.dtype, case.device, case.options, given)
-    if reason:  # a dtype, device or path is the test's own: the whole test is not claimed
-        _unsupported(reason) if reason.startswith("not claimed: hyperparameter") else _skip_test(reason)
-
-
-def _skip_test(reason: str) -> None:
-    """The whole test is outside the target's claims: reported "not claimed" (``reason`` says what)."""
-    import pytest
-
-    exc = pytest.skip.Exception(reason)
-    exc._adagrad_sanctioned = True  # type: ignore[attr-defined] - the suite's verdict, not an escape of target code
-    raise exc
+    check_claims(target, case.dtype, case.device, case.options, given)
 
 
 def run_target_steps(

@@ -48,7 +48,12 @@ class Target:
         (``target_spec`` set), a refusal of what torch's constructor accepts (TypeError,
         ValueError, NotImplementedError or RuntimeError naming a hyperparameter or flag set here)
         is unsupported, with the library's message (a failure under ``--strict-support``); where
-        torch's constructor raises too, the exception is the calling test's to judge."""
+        torch's constructor raises too, the exception is the calling test's to judge. A call
+        outside the target's claims (dtype, device, path, hyperparameter) is not claimed."""
+        if self.target_spec is not None:
+            from .target_spec import check_construction_claims
+
+            check_construction_claims(self, params, hyper)
         try:
             return self.factory(params, **hyper)
         except (TypeError, ValueError, NotImplementedError, RuntimeError) as exc:

@@ -57,6 +57,8 @@ __all__ = [
     "load_spec",
     "names_one_of",
     "parse_claims",
+    "check_claims",
+    "check_construction_claims",
     "read_state",
     "refuse",
     "shipped_spec",
@@ -366,6 +368,51 @@ def attach(
     if claims:
         spec = replace(spec, claims=spec.claims.merged(parse_claims(claims)))
     return replace(target, target_spec=spec, strict_support=strict_support)
+
+
+# -- claims ---------------------------------------------------------------------------------------
+def check_claims(target: Target, dtype: str, device: str, options: Mapping[str, Any], given: Sequence[str]) -> None:
+    """Raise the suite's skip if a case is outside the target's claims: a dtype, device or path
+    makes the whole test "not claimed"; a hyperparameter, this example "unsupported" (hypothesis
+    draws another). Nothing for a target without a spec."""
+    spec = getattr(target, "target_spec", None)
+    reason = spec.claims.refusal(dtype, device, options, given) if spec is not None else None
+    if reason is None:
+        return
+    from .adapters.base import signal_unsupported
+
+    if reason.startswith("not claimed: hyperparameter"):
+        signal_unsupported(reason)
+    import pytest
+
+    exc = pytest.skip.Exception(reason)
+    exc._adagrad_sanctioned = True  # type: ignore[attr-defined] - the suite's verdict, not an escape of target code
+    raise exc
+
+
+def check_construction_claims(target: Target, params: Any, hyper: Mapping[str, Any]) -> None:
+    """:func:`check_claims` for a constructor call ``make(params, **hyper)`` as a feature test writes
+    it: the dtype and device of its first tensor, its path flags, and every hyperparameter it (or
+    a group) sets to other than torch's default."""
+    from .comparison import HYPER_DEFAULTS
+
+    tensors = [
+        t
+        for x in (params if isinstance(params, (list, tuple)) else ())
+        for t in (x.get("params", ()) if isinstance(x, Mapping) else (x,))
+    ]
+    first = next((t for t in tensors if hasattr(t, "dtype") and hasattr(t, "device")), None)
+    if first is None:
+        return
+    settings = [hyper, *(x for x in params if isinstance(x, Mapping))]
+    given = [
+        k
+        for d in settings
+        for k, v in d.items()
+        if k in HYPER_DEFAULTS and not (type(v) is type(HYPER_DEFAULTS[k]) and v == HYPER_DEFAULTS[k])
+    ]
+    options = {k: v for k, v in hyper.items() if k in ("foreach", "fused")}
+    check_claims(target, str(first.dtype).removeprefix("torch."), first.device.type, options, given)
 
 
 # -- refusals -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adagrad.conformance.features import feature, requires
-from adagrad.conformance.harness import Case, check_case, to_torch
+from adagrad.conformance.harness import Case, check_case, target_state, to_torch
 from adagrad.conformance.strategies import REFUSALS, cases, lr_only, shapes
 from adagrad.reference import SparseGrad
 
@@ -54,10 +54,12 @@ def test_fused_matches_oracle(target, record_ulps, dtype, data):
     check_case(target, case, record_ulps, what=f"fused {dtype}")
 
 
-def _snapshot(opt, params) -> list:
+def _snapshot(target, opt, params) -> list:
+    """Each param and its (sum, step) as copies (None: no state yet)."""
+    state = target_state(target, opt)
     return [
-        (p.detach().clone(), {k: v.clone() for k, v in opt.state_dict()["state"][i].items()})
-        for i, p in enumerate(params)
+        (p.detach().clone(), None if entry is None else tuple(torch.as_tensor(x).clone() for x in entry))
+        for p, entry in zip(params, state, strict=True)
     ]
 
 
@@ -81,7 +83,7 @@ def test_fused_refuses_cleanly_or_computes(target, record_ulps, needs):
     opt, before = None, []
     try:
         opt = target.make([p], lr=0.5, fused=True)
-        before = _snapshot(opt, [p])
+        before = _snapshot(target, opt, [p])
         p.grad = (
             torch.sparse_coo_tensor(torch.as_tensor(grad.indices), to_torch(grad.values, dtype), grad.shape)
             if needs == "sparse"
@@ -94,8 +96,11 @@ def test_fused_refuses_cleanly_or_computes(target, record_ulps, needs):
             f"refused with {type(exc).__name__}: {exc}; torch refuses with {kind.__name__} matching {pattern!r}"
         )
         if opt is not None:
-            for (p0, s0), (p1, s1) in zip(before, _snapshot(opt, [p])):
-                assert torch.equal(p0, p1) and all(torch.equal(s0[k], s1[k]) for k in s0), (
+            for (p0, s0), (p1, s1) in zip(before, _snapshot(target, opt, [p])):
+                same_state = (
+                    s0 is None and s1 is None or (s0 is not None and s1 is not None and all(map(torch.equal, s0, s1)))
+                )
+                assert torch.equal(p0, p1) and same_state, (
                     f"fused {needs}: the refusal came after the param or its state had changed"
                 )
         return

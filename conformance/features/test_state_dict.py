@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case, to_numpy
+from adagrad.conformance.harness import Case, check_case, target_state, to_numpy
 from adagrad.conformance.strategies import cases, lr_only, path_params
 
 pytestmark = feature("state-dict")
@@ -192,7 +192,27 @@ def test_state_dict_is_serialisable(target):
     torch.save(opt.state_dict(), buf)
     buf.seek(0)
     loaded = torch.load(buf, weights_only=True)
-    assert torch.equal(loaded["state"][0]["sum"], opt.state_dict()["state"][0]["sum"])
+    _assert_same_tree(loaded, opt.state_dict(), "state_dict after torch.save/torch.load")
+
+
+def _assert_same_tree(got: Any, want: Any, where: str) -> None:
+    """Same nested dicts/lists, tensors equal (dtype, shape, values), other leaves equal."""
+    if torch.is_tensor(want):
+        assert torch.is_tensor(got) and got.dtype == want.dtype and torch.equal(got, want), (
+            f"{where}: {got!r} != {want!r}"
+        )
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), (
+            f"{where}: keys {sorted(map(str, got))} != {sorted(map(str, want))}"
+        )
+        for k in want:
+            _assert_same_tree(got[k], want[k], f"{where}[{k!r}]")
+    elif isinstance(want, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(want), f"{where}: {got!r} != {want!r}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_same_tree(g, w, f"{where}[{i}]")
+    else:
+        assert got == want or (got != got and want != want), f"{where}: {got!r} != {want!r}"
 
 
 @pytest.mark.spec("R18")
@@ -228,8 +248,11 @@ def test_resume_equals_uninterrupted(target, split, options):
     run(opt_c, c, range(split, 5))
     for pa, pc in zip(a, c):
         assert torch.equal(pa.detach(), pc.detach()), f"resumed run differs: max |diff| {(pa - pc).abs().max().item()}"
-    for sa, sc in zip(opt_a.state_dict()["state"].values(), opt_c.state_dict()["state"].values()):
-        assert torch.equal(sa["sum"], sc["sum"]) and float(sa["step"]) == float(sc["step"])
+    for i, (sa, sc) in enumerate(zip(target_state(target, opt_a), target_state(target, opt_c), strict=True)):
+        assert sa is not None and sc is not None, f"param {i} has no state after 5 steps"
+        assert torch.equal(sa[0], sc[0]) and float(sa[1]) == float(sc[1]), (
+            f"param {i}: resumed sum or step differs from the uninterrupted run's (step {float(sc[1])} vs {float(sa[1])})"
+        )
 
 
 @pytest.mark.spec("R18")
@@ -264,6 +287,8 @@ def test_load_casts_sum_to_param_dtype(target):
     dst.load_state_dict(copy.deepcopy(src.state_dict()))
     p.grad = torch.ones(3)
     dst.step()
-    s = dst.state_dict()["state"][0]["sum"]
+    entry = target_state(target, dst)[0]
+    assert entry is not None, "no state after a step"
+    s = entry[0]
     assert s.dtype == torch.float32
     np.testing.assert_array_equal(to_numpy(s), np.full(3, 1.5))
