@@ -10,20 +10,13 @@ from torch import Tensor
 
 from .common import FUSED_DIFFERENTIABLE_ERROR, fused_devices, fused_kernel_missing_error, has_fused_kernel
 from .functional import FusedBackend, adagrad, check_fused_backend
+from .state import backfill_group_keys, check_param_states, new_state, step_tensor
+from .torch_compat import OptimizerBase
 
 __all__ = ["Adagrad"]
 
-# The step counter is float64: exact up to 2**53 steps, where torch's float32 counter stops
-# at 2**24 and freezes the lr_decay schedule (spec R2, divergence D2).
-STEP_DTYPE = torch.float64
 
-#: Group keys torch 2.x added over time, with the value a group saved before them gets (as
-#: torch's own ``Adagrad.__setstate__`` backfills them): ``foreach`` and ``maximize`` (1.12),
-#: ``differentiable`` (1.13), ``fused`` (2.4).
-_GROUP_KEY_DEFAULTS: dict[str, Any] = {"foreach": None, "maximize": False, "differentiable": False, "fused": None}
-
-
-class Adagrad(torch.optim.Optimizer):
+class Adagrad(OptimizerBase):
     r"""Adagrad (Duchi et al., 2011) with torch 2.13's constructor, state and API.
 
     For every parameter θ with a gradient, each :meth:`step` does (spec R1), element-wise:
@@ -51,6 +44,10 @@ class Adagrad(torch.optim.Optimizer):
     without ``_fused_adagrad_`` (before 2.4), ``fused=True`` for parameters other than CUDA
     ones raises a RuntimeError at construction (and at the step, for groups that become fused
     later): the fused path is never silently replaced by another one.
+
+    The API is torch 2.13's on every torch from 2.0 on: what an older ``torch.optim.Optimizer``
+    lacks (the state_dict hooks before torch 2.1, for instance) is filled in by
+    :mod:`adagrad.impl.torch_compat`, and torch's own code serves everything it has.
 
     Where training runs: DTensor parameters (FSDP2's ``fully_shard``) are updated on every
     path with nothing gathered: foreach and fused work on the local shards (fused too, which
@@ -159,9 +156,13 @@ class Adagrad(torch.optim.Optimizer):
                 from the constructor's defaults.
 
         Raises:
+            TypeError: ``param_group`` is not a dict (torch's message, on every torch; torch 2.0
+                itself raises an AssertionError).
             RuntimeError: a fused group with non-CUDA parameters on a torch without the fused
                 kernel (torch < 2.4).
         """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         if group["fused"] and not has_fused_kernel() and self.fused_backend != "triton":
@@ -211,11 +212,9 @@ class Adagrad(torch.optim.Optimizer):
             KeyError: a parameter's state lacks ``step`` or ``sum`` (nothing is changed).
         """
         state = dict(state)
-        _check_param_states(state.get("state", {}), state.get("param_groups", []))
+        check_param_states(state.get("state", {}), state.get("param_groups", []))
         backend = check_fused_backend(state.pop("fused_backend", "auto"))  # absent: pickled by older versions
-        for group in [*state.get("param_groups", []), state.get("defaults", {})]:
-            for key, value in _GROUP_KEY_DEFAULTS.items():
-                group.setdefault(key, value)
+        backfill_group_keys([*state.get("param_groups", []), state.get("defaults", {})])
         super().__setstate__(state)
         self.fused_backend = backend
         if self.defaults.get("fused"):
@@ -224,7 +223,7 @@ class Adagrad(torch.optim.Optimizer):
             for p in group["params"]:
                 p_state = self.state.get(p)
                 if p_state:
-                    p_state["step"] = self._step_tensor(p_state["step"], p, group)
+                    p_state["step"] = step_tensor(p_state["step"], p, group)
 
     def share_memory(self) -> None:
         """Moves every accumulator to shared memory (as torch does, steps stay private)."""
@@ -291,36 +290,4 @@ class Adagrad(torch.optim.Optimizer):
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> None:
         """The one place state is created: step 0 and a sum filled with the group's τ."""
-        tau = group["initial_accumulator_value"]
-        # Complex parameters: real and imaginary parts each start at τ (spec R11).
-        fill = complex(tau, tau) if torch.is_complex(p) else tau
-        self.state[p] = {
-            "step": self._step_tensor(torch.zeros((), dtype=STEP_DTYPE), p, group),
-            "sum": torch.full_like(p, fill, memory_format=torch.preserve_format),
-        }
-
-    @staticmethod
-    def _step_tensor(step: Any, p: Tensor, group: dict[str, Any]) -> Tensor:
-        """A step counter as this class keeps it: float64, on p's device for fused groups."""
-        device = p.device if group.get("fused") else torch.device("cpu")
-        if isinstance(step, Tensor):
-            return step.detach().to(device=device, dtype=STEP_DTYPE)
-        return torch.tensor(float(step), dtype=STEP_DTYPE, device=device)
-
-
-def _check_param_states(states: Any, param_groups: list[dict[str, Any]]) -> None:
-    """Raises KeyError, naming the parameter, for a non-empty state without ``step`` or ``sum``
-    (torch raises KeyError too, at load or at the first step; silently starting that parameter
-    afresh would lose its other entry)."""
-    index = 0
-    for group in param_groups:
-        for p in group["params"]:
-            p_state = states.get(p) if hasattr(states, "get") else None
-            if p_state:
-                for key in ("step", "sum"):
-                    if key not in p_state:
-                        raise KeyError(
-                            f"the state of parameter {index} has no {key!r} (keys: {sorted(map(str, p_state))}); "
-                            "an Adagrad state needs both 'step' and 'sum'"
-                        )
-            index += 1
+        self.state[p] = new_state(p, group)
