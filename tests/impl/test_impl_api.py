@@ -137,10 +137,28 @@ def test_hooks_order_and_removal() -> None:
 
 
 def test_pre_hook_bad_return_raises() -> None:
+    """torch >= 2.1's message on every torch (torch 2.0's lacks the space after the comma)."""
     opt = Adagrad(_params())
     opt.register_step_pre_hook(lambda o, a, k: 42)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args, new_kwargs\), but got 42\.$"):
         opt.step()
+
+
+def test_non_dict_group_raises_type_error() -> None:
+    """torch >= 2.3's TypeError on every torch (torch 2.0 asserts)."""
+    opt = Adagrad(_params())
+    with pytest.raises(TypeError, match=r"^param_group must be a dict, but got <class 'list'>$"):
+        opt.add_param_group(_params())  # type: ignore[arg-type]
+
+
+def test_compat_base_only_fills_gaps() -> None:
+    """On a torch whose Optimizer lacks nothing, adagrad.impl's base class is torch's own."""
+    from adagrad.impl import torch_compat
+
+    if torch_compat.HAS_STATE_DICT_HOOKS and not torch_compat.OLD_STEP_HOOK_MESSAGE:
+        assert torch_compat.OptimizerBase is torch.optim.Optimizer
+    else:
+        assert issubclass(torch_compat.OptimizerBase, torch.optim.Optimizer)
 
 
 @pytest.mark.parametrize("set_to_none", [True, False])
