@@ -1,7 +1,7 @@
 # Everyday targets. `make setup` and `make test` are the README's two commands.
 PY := .venv/bin/python
 
-.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths report-check matrix clean
+.PHONY: setup test thorough zoo bench fixtures fixtures-check compat check-torch check-impl check-impl-paths report-check wheel-check matrix clean
 
 setup:
 	python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[test]'
@@ -39,6 +39,11 @@ compat:
 # `chromium`), save screenshots to reports/screenshots/; fails on console errors or broken images.
 report-check:
 	$(PY) tools/report_check.py
+
+# The built wheel in a fresh venv, used as a user would: a plain project keeps hypothesis'
+# defaults, `pytest --pyargs adagrad.conformance` passes, the examples the docs name are installed.
+wheel-check:
+	$(PY) tools/wheel_check.py
 
 # torch version matrix (tox.ini): both checks under torch 2.0 ... 2.14, then the torch-version table
 # of docs/compatibility.md. Downloads go to .wheels/ once (about 12 GB); environments in .tox/.

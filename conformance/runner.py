@@ -146,6 +146,16 @@ def _error(message: str) -> int:
     return 2
 
 
+def _importable(name: str) -> bool:
+    """Whether ``import name`` can be found, without importing it (a blocked or broken entry counts as missing)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _writable(option: str, value: str | None) -> str | None:
     if not value:
         return None
@@ -203,11 +213,8 @@ def _validate(args: argparse.Namespace) -> str | None:
         problem = _writable(option, value)
         if problem:
             return problem
-    if args.html:
-        import importlib.util
-
-        if importlib.util.find_spec("matplotlib") is None:
-            return "--html needs matplotlib: pip install 'adagrad-conformance[plots]'"
+    if args.html and not _importable("matplotlib"):
+        return "--html needs matplotlib: pip install 'adagrad-conformance[plots]'"
     if args.xfails:
         from .known_divergences import DivergenceFileError, load_divergences
 
