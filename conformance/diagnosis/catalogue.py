@@ -73,7 +73,7 @@ CATALOGUE: tuple[Variant, ...] = (
         ("R7",),
         {"eps_inside": True},
         part="eps-place",
-        libraries=("optax", "Keras 3"),
+        libraries=("optax", "Keras 3", "Keras 3 on TensorFlow"),
         reported=("tf_keras", "MXNet 1.x", "TF.js", "river"),
     ),
     Variant(
@@ -102,7 +102,7 @@ CATALOGUE: tuple[Variant, ...] = (
         ("R5",),
         {"decoupled_wd": True},
         part="wd",
-        libraries=("Keras 3",),
+        libraries=("Keras 3", "Keras 3 on TensorFlow"),
         reported=("tf_keras", "MXNet 1.x"),
     ),
     Variant(
@@ -112,6 +112,16 @@ CATALOGUE: tuple[Variant, ...] = (
         ("R5",),
         {"wd_not_accumulated": True},
         part="wd",
+    ),
+    Variant(
+        "weight-decay-always-added",
+        "weight decay term added when weight_decay = 0",
+        "g + weight_decay * p is computed for weight_decay = 0 too: 0 * p is NaN where p is NaN or infinite, "
+        "so a non-finite parameter makes the gradient and the accumulator NaN",
+        ("R5",),
+        {"wd_always": True},
+        part="wd-zero",
+        libraries=("ONNX",),
     ),
     Variant(
         "maximize-after-weight-decay",
@@ -212,13 +222,45 @@ CATALOGUE: tuple[Variant, ...] = (
     Variant(
         "lr-float32",
         "lr held in float32",
-        "the lr is held in float32 for float64 parameters (and a decoupled decay factor 1 - lr * weight_decay "
-        "is computed in float32)",
+        "the lr is a float32 value: lr / (1 + lr_decay * (t-1)) computed in float32, and a decoupled factor "
+        "1 - lr * weight_decay computed in float32 (float64 parameters show it)",
         ("R30",),
         {"lr_dtype": "float32"},
         part="hyper-dtype",
         modifier=True,
         libraries=("Keras 3",),
+    ),
+    Variant(
+        "lr-wd-tau-float32",
+        "lr, weight_decay and tau held in float32",
+        "lr, weight_decay and initial_accumulator_value rounded to float32 for float64 parameters (float32 "
+        "variables or constants); eps and the arithmetic keep the parameter's dtype",
+        ("R30",),
+        {"hyper_dtype": "float32", "hyper_keys": ("lr", "weight_decay", "initial_accumulator_value")},
+        part="hyper-dtype",
+        modifier=True,
+        libraries=("Keras 3 on TensorFlow",),
+    ),
+    Variant(
+        "eps-float32",
+        "eps held in float32",
+        "eps rounded to float32 for float64 parameters (the update kernel takes it as a float attribute)",
+        ("R30",),
+        {"hyper_dtype": "float32", "hyper_keys": ("eps",)},
+        part="hyper-dtype",
+        modifier=True,
+        libraries=("Paddle",),
+    ),
+    Variant(
+        "attributes-float32",
+        "eps, lr_decay and weight_decay held in float32",
+        "eps, lr_decay and weight_decay rounded to float32 for float64 parameters (float attributes of an "
+        "operator); lr and the accumulator keep the parameter's dtype",
+        ("R30",),
+        {"hyper_dtype": "float32", "hyper_keys": ("eps", "lr_decay", "weight_decay")},
+        part="hyper-dtype",
+        modifier=True,
+        libraries=("ONNX",),
     ),
     Variant(
         "hyperparameters-float32",
@@ -228,7 +270,6 @@ CATALOGUE: tuple[Variant, ...] = (
         {"hyper_dtype": "float32"},
         part="hyper-dtype",
         modifier=True,
-        reported=("ONNX attributes", "Paddle"),
     ),
     Variant(
         "decay-factor-float32",
@@ -240,6 +281,18 @@ CATALOGUE: tuple[Variant, ...] = (
         looseness=1,
         modifier=True,
         reported=("torchopt",),
+    ),
+    Variant(
+        "subnormals-flushed",
+        "subnormals flushed to zero",
+        "subnormal parameters, gradients, accumulators, hyperparameters, updates and results are read and "
+        "written as zero of the same sign (flush-to-zero and denormals-are-zero; float32's subnormals for "
+        "float32, float16 and bfloat16)",
+        ("R30",),
+        {"flush_subnormals": True},
+        part="subnormals",
+        modifier=True,
+        libraries=("optax (XLA on CPU)",),
     ),
     Variant(
         "nonfinite-replaced",

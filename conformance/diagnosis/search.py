@@ -29,8 +29,10 @@ from .semantics import NotReplayable, Semantics, _pairs, replay
 
 __all__ = ["Diagnosis", "Explanation", "diagnose"]
 
-#: Records replayed at most (the smallest); more add time, rarely information.
-MAX_RECORDS = 20
+#: Records replayed at most (the smallest). The larger records are the ones that tell variants
+#: apart (a golden case with eps = 0, a subnormal range, a non-finite parameter): a quick run's
+#: 60-80 failures of a library replay in under 5 s.
+MAX_RECORDS = 100
 #: Seconds the search may take (the issue's bound on a quick run is 30 s).
 BUDGET_S = 20.0
 #: Records used to fit a variant's parameter (first steps only).
@@ -117,7 +119,11 @@ def _plain(v: Any) -> Any:
 
 
 def _show(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+    """Six significant digits, or as many as it takes to tell the value from its six-digit form
+    (a fitted eps of float32's 0.1 is 0.100000001490116, not 0.1)."""
+    if not isinstance(v, float):
+        return str(v)
+    return f"{v:.6g}" if float(f"{v:.6g}") == v else f"{v:.15g}"
 
 
 @dataclass

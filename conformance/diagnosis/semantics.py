@@ -54,11 +54,13 @@ class Semantics:
     old_accumulator: bool = False  # the update divides by the accumulator before this step's g^2
     decoupled_wd: bool = False  # p -= clr * wd * p, the gradient left alone
     wd_not_accumulated: bool = False  # s += g^2 without wd; the update uses g + wd p
+    wd_always: bool = False  # g + wd p computed for wd == 0 too (0 * inf and 0 * nan are nan)
     maximize_after_wd: bool = False  # g = -(g + wd p)
     maximize_ignored: bool = False  # maximize has no effect
     fixed_tau: float | None = None  # the accumulator starts at this value whatever tau
     hyper_dtype: str | None = None  # lr, lr_decay, wd, eps, tau rounded to this dtype (float64 params)
-    lr_dtype: str | None = None  # lr held in this dtype, the decoupled decay factor computed in it
+    hyper_keys: tuple[str, ...] | None = None  # with hyper_dtype: only these are rounded (None: all)
+    lr_dtype: str | None = None  # lr held in this dtype, the decoupled factor 1 - lr wd computed in it
     decay_dtype: str | None = None  # the factor 1 / (1 + (t-1) lr_decay) computed in this dtype
     compute_dtype: str | None = None  # inputs rounded to this dtype, arithmetic bounded in it
     accumulator_dtype: str | None = None  # the accumulator stored in this dtype
@@ -71,6 +73,7 @@ class Semantics:
     lr_edits_ignored: bool = False  # the lr a group was created with is used throughout
     sparse_square_first: bool = False  # duplicate sparse entries squared, then summed
     complex_shared: bool = False  # one accumulator |g|^2 for both parts of a complex parameter
+    flush_subnormals: bool = False  # subnormal inputs and results read and written as zero (FTZ/DAZ)
 
     def changed(self) -> dict[str, Any]:
         """The fields that differ from R1."""
@@ -112,14 +115,14 @@ def _unpairs(x: np.ndarray, is_complex: bool) -> np.ndarray:
 
 
 def _round(x: Any, dtype: str) -> Any:
-    """Round to ``dtype`` (scalars stay Python floats)."""
-    if np.ndim(x) == 0:
+    """Round to ``dtype``: a Python or NumPy scalar stays a Python float, an array (0-d too) stays an array."""
+    if not isinstance(x, np.ndarray):
         return float(round_to(np.array(float(x)), dtype))
     return round_to(np.asarray(x, dtype=np.float64), dtype)
 
 
 class _Param:
-    __slots__ = ("p", "s", "t", "m", "is_complex", "tracker", "pb", "sb", "live")
+    __slots__ = ("p", "s", "t", "m", "is_complex", "tracker", "pb", "sb", "live", "extra")
 
     def __init__(self) -> None:
         self.live = False
@@ -148,7 +151,13 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
     bdt = bound_dtype(case, sem)
     narrow_inputs = sem.compute_dtype if _narrower(sem.compute_dtype, real) else None
     hyper_dt = sem.hyper_dtype if _narrower(sem.hyper_dtype, real) else None
-    lr_dt = hyper_dt or (sem.lr_dtype if _narrower(sem.lr_dtype, real) else None)
+    # The lr held in a dtype (lr_dtype whatever the parameter's, or a narrower hyper_dtype with "lr"
+    # among its keys) is a value of that dtype, and so is the decayed lr computed from it (a schedule
+    # computes in the lr's dtype); only lr_dtype also computes a decoupled factor 1 - lr * wd in it
+    # (Keras 3 on torch; Keras 3 on TensorFlow rounds lr, weight_decay and tau and computes
+    # p - p * wd * lr in the parameter's dtype).
+    factor_dt = sem.lr_dtype
+    lr_dt = factor_dt or (hyper_dt if hyper_dt and (sem.hyper_keys is None or "lr" in sem.hyper_keys) else None)
 
     def inputs(x: np.ndarray) -> np.ndarray:
         return _round(x, narrow_inputs) if narrow_inputs else x
@@ -160,7 +169,7 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
             value = float(np.asarray(value).reshape(()))
             if case.lr_tensor_dtype is not None:
                 value = _round(value, case.lr_tensor_dtype)
-        if hyper_dt and key != "maximize":
+        if hyper_dt and key != "maximize" and (sem.hyper_keys is None or key in sem.hyper_keys):
             value = _round(value, hyper_dt)
         elif lr_dt and key == "lr":
             value = _round(value, lr_dt)
@@ -186,6 +195,7 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
                 st.s = _round(st.s, sem.accumulator_dtype)
             st.t = 0
             st.m = np.zeros(st.p.shape)
+            st.extra = 0.0
             st.live = True
             if bounds:
                 st.tracker = ErrorTracker(
@@ -221,7 +231,9 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
                     if sem.step_without_grad:
                         st.t = _advance(st.t, sem, real)
                     continue
-                _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt)
+                _step(
+                    case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt, factor_dt
+                )
         yield StepValues(
             params=[
                 _unpairs(st.p, st.is_complex)
@@ -243,7 +255,7 @@ def _advance(t: int, sem: Semantics, real: str) -> int:
     return t + 1
 
 
-def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt) -> None:
+def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt, factor_dt) -> None:
     """One parameter's update under ``sem`` (in real pairs), its tolerance from the error model."""
     lr = hyper_of(group, "lr") if not sem.lr_edits_ignored else _lr0(case, group, hyper_of)
     lr_decay = hyper_of(group, "lr_decay")
@@ -273,6 +285,8 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
         one = dt.type(1.0)
         factor = float(one / (one + dt.type(n) * dt.type(lr_decay)))
         clr = lr * factor
+    elif lr_dt and lr_decay != 0:  # lr / (1 + lr_decay * n), every operation rounded to the lr's dtype
+        clr = _round(lr / _round(1.0 + _round(_round(lr_decay, lr_dt) * float(n), lr_dt), lr_dt), lr_dt)
     else:
         clr = lr / (1.0 + n * lr_decay)
 
@@ -298,10 +312,13 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
         gp = np.where(np.isnan(gp), 0.0, np.where(np.isposinf(gp), c, np.where(np.isneginf(gp), -c, gp)))
 
     p, s = st.p, st.s
+    if sem.flush_subnormals:
+        p, s, gp = _flush(p, real), _flush(s, real), _flush(gp, real)
+        clr, eps, wd = (float(_flush(np.float64(x), real)) for x in (clr, eps, wd))
     with np.errstate(all="ignore"):
         grad = -gp if (maximize and not sem.maximize_after_wd) else gp
         acc_grad = grad
-        if wd != 0 and not sem.decoupled_wd:
+        if (wd != 0 or (sem.wd_always and touched is None)) and not sem.decoupled_wd:
             grad = grad + wd * p
             if not sem.wd_not_accumulated:
                 acc_grad = grad
@@ -338,20 +355,36 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             upd = clr * grad / d  # the oracle's order of operations: R1 replays bit for bit
             if sem.guard_zero:
                 upd = np.where(sd > 0, upd, grad * 0.0)
+        if sem.flush_subnormals:
+            upd = _flush(upd, real)
         if sem.decoupled_wd and wd != 0:
-            # p (1 - clr wd), then the update (Keras' order); the factor in the dtype the lr is held in
-            factor = 1.0 - clr * wd if lr_dt is None else _round(1.0 - _round(clr * wd, lr_dt), lr_dt)
-            p_new = p * factor - upd
+            # p (1 - clr wd), stored in the parameter's dtype, then the update (Keras' order); the
+            # factor in the dtype the lr is held in
+            factor = 1.0 - clr * wd if factor_dt is None else _round(1.0 - _round(clr * wd, factor_dt), factor_dt)
+            decayed = p * factor
+            p_new = (decayed if real == "float64" else _round(decayed, real)) - upd
+            # the error model bounds the spec's coupled step; the decayed parameter is one more
+            # rounding, carried with a factor 1 - clr wd <= 1 (the update does not read p)
+            fmt = FORMATS[real]
+            st.extra = st.extra + fmt.u * np.abs(decayed) + fmt.underflow
         else:
             p_new = p - upd
+        if sem.flush_subnormals:
+            p_new, s_new = _flush(p_new, real), _flush(s_new, real)
 
     if bounds:
+        bounded = touched
+        if sem.guard_zero:  # a guarded element (s = 0, so g = 0) is left exactly as it was: no new error
+            live = sd > 0
+            if touched is not None:
+                live = live & touched.reshape(touched.shape + (1,) * (p.ndim - touched.ndim))
+            bounded = np.broadcast_to(live, np.shape(p))
         b = st.tracker.step(
             p,
             gp,
             s,
             n,
-            touched=touched,
+            touched=bounded,
             lr=lr,
             lr_decay=lr_decay,
             weight_decay=wd,
@@ -360,13 +393,20 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             lr_dtype=("float32" if sem.decay_dtype and _narrower(sem.decay_dtype, real) else case.lr_tensor_dtype),
             grad_err=grad_err,
         )
-        st.pb, st.sb = b.param, b.sum
+        st.pb, st.sb = b.param + st.extra, b.sum
     if touched is not None:
         mask = touched.reshape(touched.shape + (1,) * (p.ndim - touched.ndim))
         p_new = np.where(mask, p_new, p)
         s_new = np.where(mask, s_new, s)
         m = np.where(mask, m, st.m)
     st.p, st.s, st.m = p_new, s_new, m
+
+
+def _flush(x: Any, real: str) -> Any:
+    """Subnormals to zero of the same sign: float64's for float64, float32's for the narrower dtypes
+    (computed in float32, as CPUs and XLA compute float16 and bfloat16)."""
+    tiny = np.finfo(np.float64 if real == "float64" else np.float32).tiny
+    return np.where(np.abs(x) < tiny, np.copysign(0.0, x), x)
 
 
 def _lr0(case: Case, group: dict[str, Any], hyper_of) -> float:

@@ -79,6 +79,13 @@ def fixed_cases(*, dense_only: bool = False) -> list[Case]:
         z = rng.uniform(-1, 1, 4) + 1j * rng.uniform(-1, 1, 4)
         gz = [[rng.uniform(-1, 1, 4) + 1j * rng.uniform(-1, 1, 4)] for _ in range(3)]
         cases.append(Case(dtype="complex128", params=[z], grads=gz, groups=[{**ALL_ON, "params": [0]}]))
+    # subnormal parameters and a subnormal lr (with 20 bits of precision left): the updates are
+    # subnormal too (flush-to-zero, R30); gradients of at least 0.5 keep the denominators away from 0
+    for dtype, tiny in (("float64", 2.0**-1022), ("float32", 2.0**-126)):
+        params = [_r(rng.uniform(-1, 1, 8) * tiny, dtype)]
+        grads = [[_r(rng.choice([-1, 1], 8) * rng.uniform(0.5, 2, 8), dtype)] for _ in range(2)]
+        lr = tiny * 2.0**-4
+        cases.append(Case(dtype=dtype, params=params, grads=grads, groups=[{**PLAIN, "lr": lr, "params": [0]}]))
     return cases
 
 

@@ -20,7 +20,7 @@ import torch
 from diagnosis_helpers import drawn_cases, fixed_cases, load_zoo, target_records
 
 from adagrad.conformance.diagnosis import CATALOGUE, Record, Semantics, diagnose, replay, semantics_of, trajectory
-from adagrad.conformance.harness import clone_case, run_oracle
+from adagrad.conformance.harness import Case, clone_case, run_oracle
 from adagrad.conformance.target import Target
 
 CASES = fixed_cases() + drawn_cases(seed=7)
@@ -134,13 +134,16 @@ def test_unknown_deviation_is_not_explained():
     [
         ("eps-inside-sqrt", "decoupled-weight-decay"),  # Keras 3 on float32 parameters (R7, R5)
         ("eps-inside-sqrt", "decoupled-weight-decay", "lr-float32"),  # Keras 3 on float64 parameters (R30 too)
+        ("eps-inside-sqrt", "decoupled-weight-decay", "lr-wd-tau-float32"),  # Keras 3 on TensorFlow, float64
+        ("attributes-float32", "weight-decay-always-added"),  # ONNX's reference Adagrad (R30, R5)
+        ("eps-inside-sqrt", "guard-zero", "subnormals-flushed"),  # optax on XLA's CPU (R7, R30)
     ],
-    ids=["pair", "pair-with-modifier"],
+    ids=["pair", "pair-with-modifier", "tf-keras", "onnx", "optax"],
 )
 def test_combination_of_variants_is_found(names):
     """A combination is found when no single variant explains everything; each part is named."""
     records = _records(semantics_of(*names))
-    diagnosis = diagnose(records, max_records=MAX_RECORDS)
+    diagnosis = diagnose(records)
     assert diagnosis.explanation is not None, diagnosis.summary()
     assert sorted(diagnosis.explanation.variants) == sorted(names), diagnosis.summary()
     assert diagnosis.summary().splitlines()[0].count(" + ") == len(names) - 1
@@ -151,3 +154,29 @@ def test_search_stops_at_its_budget():
     diagnosis = diagnose(_records(semantics_of("eps-inside-sqrt")), budget_s=0.0)
     assert diagnosis.explained_by == [] and not diagnosis.complete
     assert diagnosis.summary().startswith("diagnosis: not done: the time budget ran out")
+
+
+@pytest.mark.parametrize("variant", CATALOGUE, ids=[v.name for v in CATALOGUE])
+def test_zero_dimensional_parameters_replay_under_every_variant(variant):
+    """A 0-d parameter (shape ()) replays under every variant and is diagnosed without an exception
+    (a 0-d value rounded to float32 once became a Python float: "'float' object has no attribute 'shape'")."""
+    case = Case(
+        dtype="float64",
+        params=[np.array(0.7), np.array([0.25, -1.5])],
+        grads=[[np.array(0.3), np.array([0.5, -0.25])], [np.array(-0.2), np.array([0.125, 1.0])]],
+        groups=[
+            dict(
+                lr=0.1,
+                lr_decay=0.1,
+                weight_decay=0.05,
+                initial_accumulator_value=0.1,
+                eps=1e-3,
+                maximize=False,
+                params=[0, 1],
+            )
+        ],
+    )
+    steps = trajectory(case, variant.semantics())
+    assert [np.shape(p) for p in steps[-1][0]] == [(), (2,)]
+    diagnosis = diagnose([Record(case, steps, "zero-d")])
+    assert diagnosis.failures <= 1
