@@ -105,7 +105,12 @@ def _state(target: Any, opt: Any, params: list[torch.Tensor]) -> tuple[np.ndarra
     """(param, sum, step) of the one parameter; sum and step None where the target has no state
     yet (lazy state, before the first step: not this feature's subject)."""
     entry = target_state(target, opt)[0]
-    return to_numpy(params[0]), None if entry is None else to_numpy(entry[0]), None if entry is None else entry[1]
+    if entry is None:
+        return to_numpy(params[0]), None, None
+    assert entry[0].dtype == params[0].dtype, (
+        f"the accumulator is kept in {entry[0].dtype} for a {params[0].dtype} parameter; R30 wants the parameter's dtype"
+    )
+    return to_numpy(params[0]), to_numpy(entry[0]), entry[1]
 
 
 @pytest.mark.spec("R2", "R15", "R17", "R30")
