@@ -24,8 +24,9 @@ one exception: a bfloat16 gradient unscaled by ``grad_scale`` is stored with a p
 the interpreter truncates and a GPU rounds to nearest). With a non-zero ``found_inf`` every
 element is masked off and the step counters are put back: nothing changes.
 
-Triton is imported on first use only: ``import adagrad.impl`` works without triton or CUDA. On
-CPU tensors the kernel runs only under Triton's interpreter (``TRITON_INTERPRET=1``, which must
+Triton is imported on first use only: ``import adagrad.impl`` works without triton or CUDA. The
+kernel needs triton >= 3 (:func:`triton_missing` says what an older one lacks; torch 2.0-2.3 pin
+triton 2.x, so their fused CUDA steps raise a RuntimeError saying so). On CPU tensors the kernel runs only under Triton's interpreter (``TRITON_INTERPRET=1``, which must
 be set before the first launch), which is how CI tests it.
 """
 
@@ -42,7 +43,16 @@ from .common import advance_steps, check_fusable, group_by_device_and_dtype
 from .copies import NO_COPIES, WorkingCopies, finish_fused
 from .triton_tables import HYPER_LR, MAX_DIMS, ROW, clear_table_cache, device_table, group_tables, hyper_values
 
-__all__ = ["BLOCK_SIZE", "LAUNCH_OPTIONS", "MAX_DIMS", "clear_table_cache", "fused_triton_adagrad", "triton_available"]
+__all__ = [
+    "BLOCK_SIZE",
+    "LAUNCH_OPTIONS",
+    "MAX_DIMS",
+    "TRITON_NEEDS",
+    "clear_table_cache",
+    "fused_triton_adagrad",
+    "triton_available",
+    "triton_missing",
+]
 
 #: Elements per program.
 BLOCK_SIZE = 1024
@@ -52,13 +62,29 @@ BLOCK_SIZE = 1024
 LAUNCH_OPTIONS: dict[str, Any] = {"enable_fp_fusion": False}
 
 
-def triton_available() -> bool:
-    """Whether triton can be imported (the kernel's only extra requirement)."""
+#: What the kernel uses of ``triton.language`` that triton 2.x lacks (measured: triton 2.0.0 and
+#: 2.3.1, the versions torch 2.0 and 2.3 pin, lack all three; 3.1.0 and 3.8.0 have them).
+TRITON_NEEDS = ("div_rn", "sqrt_rn", "fma")
+
+
+@functools.cache
+def triton_missing() -> str | None:
+    """Why this environment's triton cannot run the kernel, or None when it can."""
     try:
-        import triton  # noqa: F401
+        import triton
+        import triton.language as tl
     except ImportError:
-        return False
-    return True
+        return "triton is not installed"
+    lacking = [name for name in TRITON_NEEDS if not hasattr(tl, name)]
+    if lacking:
+        names = ", ".join(f"triton.language.{name}" for name in lacking)
+        return f"triton {triton.__version__} has no {names} (the kernel needs triton >= 3)"
+    return None
+
+
+def triton_available() -> bool:
+    """Whether triton is installed and can run the kernel (the kernel's only extra requirement)."""
+    return triton_missing() is None
 
 
 def interpreter_enabled() -> bool:
@@ -98,13 +124,18 @@ def fused_triton_adagrad(
     cached between steps (see :func:`clear_table_cache`).
 
     Raises:
-        RuntimeError: sparse gradients, complex parameters, ``differentiable=True``, step
-            counters on another device or of mixed dtypes, gradients or sums shaped unlike
-            their parameter, or CPU tensors without Triton's interpreter.
+        RuntimeError: sparse gradients, complex parameters, ``differentiable=True``, no triton
+            that can run the kernel (:func:`triton_missing`), step counters on another device or
+            of mixed dtypes, gradients or sums shaped unlike their parameter, or CPU tensors
+            without Triton's interpreter. A missing or too old triton is refused before
+            anything changes.
     """
     check_fusable(differentiable=differentiable, has_sparse_grad=has_sparse_grad, has_complex=has_complex)
     if not params:
         return
+    missing = triton_missing()
+    if missing is not None:
+        raise RuntimeError(f"the fused Triton path cannot run: {missing}")
     for (device, dtype), (ps, gs, ss, ts) in group_by_device_and_dtype(params, grads, state_sums, state_steps).items():
         if device.type == "cpu" and not interpreter_enabled():
             raise RuntimeError("the Triton kernel runs on CPU tensors only with TRITON_INTERPRET=1")

@@ -255,3 +255,28 @@ def test_compiles_for_sm90_with_ieee_arithmetic(name: str, pointer: str, suffix:
     assert sqrts > 0 and ptx.count(f"div.rn.{suffix}") >= 2 * sqrts  # unscale and update
     assert ptx.count(f"fma.rn.{suffix}") == 2 * sqrts
     assert "approx" not in ptx and ".ftz" not in ptx
+
+
+def test_triton_without_the_kernels_needs_is_refused_before_any_change(monkeypatch: Any) -> None:
+    """A triton whose language lacks what the kernel uses (triton 2.x, pinned by torch 2.0-2.3)
+    is refused with a RuntimeError naming what is missing, before the step counts."""
+    import triton.language as tl
+
+    monkeypatch.delattr(tl, "div_rn")
+    triton_kernel.triton_missing.cache_clear()
+    try:
+        assert not triton_kernel.triton_available()
+        p, s, t = torch.ones(3), torch.zeros(3), torch.zeros((), dtype=torch.float64)
+        with pytest.raises(
+            RuntimeError,
+            match=r"^the fused Triton path cannot run: triton .* has no triton\.language\.div_rn \(the kernel needs triton >= 3\)$",
+        ):
+            triton_kernel.fused_triton_adagrad(
+                [p], [torch.ones(3)], [s], [t], lr=0.1, weight_decay=0.0, lr_decay=0.0, eps=1e-10, maximize=False,
+                differentiable=False, has_sparse_grad=False, has_complex=False, grad_scale=None, found_inf=None,
+            )  # fmt: skip
+        assert t.item() == 0 and torch.equal(p, torch.ones(3)) and torch.equal(s, torch.zeros(3))
+    finally:
+        monkeypatch.undo()
+        triton_kernel.triton_missing.cache_clear()
+    assert triton_kernel.triton_available()
