@@ -37,7 +37,7 @@ from . import run_state
 from .adapters.base import Resolved, resolve, take_unsupported
 from .features import FEATURES
 from .known_divergences import DEFAULT_FILE, DivergenceFileError, Divergences, load_divergences
-from .target import DEFAULT_TARGET, TargetError, load_target
+from .target import DEFAULT_TARGET, TargetError
 
 _STATE_KEY = pytest.StashKey[dict]()
 #: Captured output kept per report section: head and tail (a target may print megabytes).
@@ -179,34 +179,16 @@ def _load(config: pytest.Config) -> None:
     if state["target"] is not None or state["target_error"] is not None:
         return
     try:
-        if config.getoption("--adagrad-exec") or config.getoption("--adagrad-adapter") != "torch":
-            resolved = resolve(
-                config.getoption("--adagrad-target"),
-                config.getoption("--adagrad-adapter"),
-                config.getoption("--adagrad-exec"),
-                exec_timeout=config.getoption("--adagrad-exec-timeout"),
-            )
-            state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
-        else:
-            from .target_spec import attach
-
-            target = attach(
-                load_target(config.getoption("--adagrad-target")),
-                config.getoption("--adagrad-target-spec"),
-                config.getoption("--adagrad-claims"),
-                config.getoption("--adagrad-strict-support"),
-            )
-            unclaimed = target.target_spec.claims.unclaimed_features()
-            described = (
-                f"{target.spec} (torch Optimizer API"
-                + (f"; target spec {target.target_spec.name}" if target.target_spec.name else "")
-                + ")"
-            )
-            state.update(
-                target=target,
-                unsupported=unclaimed,
-                resolved=Resolved(target, frozenset(FEATURES) - set(unclaimed), described),
-            )
+        resolved = resolve(
+            config.getoption("--adagrad-target"),
+            config.getoption("--adagrad-adapter"),
+            config.getoption("--adagrad-exec"),
+            exec_timeout=config.getoption("--adagrad-exec-timeout"),
+            target_spec=config.getoption("--adagrad-target-spec"),
+            claims=config.getoption("--adagrad-claims"),
+            strict_support=config.getoption("--adagrad-strict-support"),
+        )
+        state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
     except TargetError as exc:
         state["target_error"] = str(exc)
     except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import

@@ -1,6 +1,7 @@
 """Load a target in a throw-away process and say what it is: ``check`` never imports target code.
 
-``python -m adagrad.conformance.probe SPEC ADAPTER EXEC EXEC_TIMEOUT`` prints one JSON line:
+``python -m adagrad.conformance.probe SPEC ADAPTER EXEC EXEC_TIMEOUT TARGET_SPEC CLAIMS_JSON`` prints
+one JSON line:
 ``{"ok": true, "description": ..., "unsupported": [...]}`` or ``{"ok": false, "kind": "usage" |
 "protocol", "error": ...}``. A module that exits or kills the process at import prints nothing,
 and ``check`` reports that as the target's failure to import.
@@ -15,7 +16,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str]) -> int:
-    spec, adapter, exec_command, exec_timeout = argv
+    spec, adapter, exec_command, exec_timeout, target_spec, claims = argv
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever the target prints must not be taken for the answer
     from .adapters.base import resolve
@@ -23,7 +24,14 @@ def main(argv: list[str]) -> int:
     from .target import TargetError
 
     try:
-        resolved = resolve(spec or None, adapter, exec_command or None, exec_timeout=float(exec_timeout))
+        resolved = resolve(
+            spec or None,
+            adapter,
+            exec_command or None,
+            exec_timeout=float(exec_timeout),
+            target_spec=target_spec or None,
+            claims=json.loads(claims),
+        )
     except ProgramSetupError as exc:
         answer = {"ok": False, "kind": "protocol", "error": str(exc)}
     except TargetError as exc:

@@ -256,6 +256,8 @@ def _probe(args: argparse.Namespace) -> dict[str, Any]:
         args.adapter,
         args.exec_command or "",
         str(args.exec_timeout),
+        args.target_spec or "",
+        json.dumps(list(args.claims or ())),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,12 +121,21 @@ def _import_object(spec: str) -> Any:
 
 
 def resolve(
-    spec: str | None, adapter: str = "torch", exec_command: str | None = None, *, exec_timeout: float = 10.0
+    spec: str | None,
+    adapter: str = "torch",
+    exec_command: str | None = None,
+    *,
+    exec_timeout: float = 10.0,
+    target_spec: str | None = None,
+    claims: Sequence[str] = (),
+    strict_support: bool = False,
 ) -> Resolved:
     """Build the target the suite runs: a torch optimizer, or a bridge around another implementation.
 
-    Raises :class:`~adagrad.conformance.target.TargetError` (a usage error) when the target or
-    program cannot be loaded or does not follow its protocol.
+    A torch-API target gets its target spec (``target_spec``, else the one shipped for it, else
+    none; ``"none"``: none), ``claims`` and the ``--strict-support`` setting; its description
+    names the spec. Raises :class:`~adagrad.conformance.target.TargetError` (a usage error) when
+    the target or program cannot be loaded or does not follow its protocol.
     """
     if exec_command:
         from .functional import bridge
@@ -142,7 +152,12 @@ def resolve(
     if spec is None:
         raise TargetError("a target (module:attr) is needed unless --exec is given")
     if adapter == "torch":
-        return Resolved(load_target(spec), None, f"{spec} (torch Optimizer API)")
+        from ..target_spec import attach
+
+        target = attach(load_target(spec), target_spec, claims, strict_support)
+        unclaimed = target.target_spec.claims.unclaimed_features()
+        named = f"; target spec {target.target_spec.name}" if target.target_spec.name else ""
+        return Resolved(target, frozenset(FEATURES) - set(unclaimed), f"{spec} (torch Optimizer API{named})")
     if adapter == "functional":
         from .functional import bridge, check_protocol
 
