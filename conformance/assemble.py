@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import run_state
+from .report_model import Result, failure_record
 
 __all__ = ["assemble", "environment"]
 
@@ -97,21 +98,7 @@ def _result(
     divergences: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     tid = test["id"]
-    r: dict[str, Any] = {
-        "id": tid,
-        "feature": test["feature"],
-        "path": test["path"],
-        "outcome": "not-run",
-        "worst_ulps": None,
-        "tolerance_ulps": None,
-        "case_size": None,
-        "duration": 0.0,
-        "step_ulps": [],
-        "unsupported": [],
-        "divergence": None,
-        "message": "",
-        "failure": None,
-    }
+    r = Result(tid, test["feature"], "not-run", path=test["path"]).to_json()
     if test["planned"] in ("excluded", "not-claimed") and not lines:
         r["outcome"] = test["planned"]
         return r
@@ -189,19 +176,7 @@ def _result(
         r["message"] = message
         if failure is None:
             failure = {"statement": _statement(message) or outcome}
-        base = {
-            "statement": "",
-            "step": None,
-            "tensor": None,
-            "tensor_index": None,
-            "index": None,
-            "target": None,
-            "oracle": None,
-            "ulps": None,
-            "tolerance_ulps": None,
-            "snippet": None,
-        }
-        r["failure"] = {**base, **{k: v for k, v in failure.items() if k in base}}
+        r["failure"] = failure_record(failure)
         r["tolerance_ulps"] = r["failure"]["tolerance_ulps"]
     return r
 

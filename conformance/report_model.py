@@ -33,6 +33,7 @@ __all__ = [
     "StepSeries",
     "as_report",
     "dumps",
+    "failure_record",
     "validate",
 ]
 
@@ -414,6 +415,12 @@ class Report:
             "diagnosis": self.diagnosis,
             "verdict": self.verdict,
         }
+
+
+def failure_record(fields: dict[str, Any]) -> dict[str, Any]:
+    """A ``failure`` object with every key: ``fields`` (a statement at least) over null defaults;
+    keys that are not the model's are dropped."""
+    return Failure(**{"statement": "", **{k: v for k, v in fields.items() if k in Failure._KEYS}}).to_json()
 
 
 def as_report(report: Report | dict[str, Any]) -> Report:

@@ -563,35 +563,13 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
 def _protocol_failure_report(meta: dict[str, Any], error: str) -> dict[str, Any]:
     from .assemble import assemble
     from .report import verdict
+    from .report_model import Result, failure_record
 
     report = assemble(None, meta)
+    statement = f"the program broke the protocol at hello: {error}"
+    failure = failure_record({"statement": statement})
     report["results"] = [
-        {
-            "id": "(protocol)",
-            "feature": next(iter(FEATURES)),
-            "path": None,
-            "outcome": "failed",
-            "worst_ulps": None,
-            "tolerance_ulps": None,
-            "case_size": None,
-            "duration": 0.0,
-            "step_ulps": [],
-            "unsupported": [],
-            "divergence": None,
-            "message": f"the program broke the protocol at hello: {error}",
-            "failure": {
-                "statement": f"the program broke the protocol at hello: {error}",
-                "step": None,
-                "tensor": None,
-                "tensor_index": None,
-                "index": None,
-                "target": None,
-                "oracle": None,
-                "ulps": None,
-                "tolerance_ulps": None,
-                "snippet": None,
-            },
-        }
+        Result("(protocol)", next(iter(FEATURES)), "failed", message=statement).to_json() | {"failure": failure}
     ]
     report["verdict"] = verdict(report)[0]
     return report

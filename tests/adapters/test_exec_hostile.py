@@ -3,7 +3,7 @@ never-hang): each gets its right verdict, said in its own words, in bounded time
 started is alive afterwards.
 
 Every run carries a unique marker in its environment, which everything it starts inherits; after
-the run, no process may carry it (``_alive_with``). The programs are the Node.js examples of
+the run, no process may carry it (``run_check.check``). The programs are the Node.js examples of
 ``examples/exec/`` and small Python programs. Runs that need more than about 20 s are marked
 ``zoo_full`` (``make zoo``).
 """
@@ -11,66 +11,15 @@ the run, no process may carry it (``_alive_with``). The programs are the Node.js
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
+from run_check import check
 
-from .adapter_helpers import EXAMPLES, ROOT, needs_node
+from .adapter_helpers import EXAMPLES, needs_node
 
 QUICK = ("--profile", "quick", "-n", "1", "--no-shrink")
-
-
-def _alive_with(marker: str) -> list[int]:
-    """Processes whose environment carries ``marker`` (everything a run started inherits it)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def check(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[int, str, dict, float]:
-    """``check`` in a subprocess; (exit status, output, JSON report, seconds). Asserts that no
-    process the run started is alive 5 s after it ended (each is killed, never waited for)."""
-    name, value = "ADAGRAD_EXEC_TEST_MARKER", uuid.uuid4().hex
-    marker = f"{name}={value}"
-    report = tmp_path / "report.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), name: value}
-    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", *args, "--report", str(report)]
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
-    finally:
-        seconds = time.monotonic() - start
-        deadline = time.monotonic() + 5
-        while _alive_with(marker) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = _alive_with(marker)
-        for pid in left:  # never leave them to the next test, whatever this one says
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-    assert not left, f"processes left behind: {[_cmdline(p) for p in left]}"
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return proc.returncode, proc.stdout + proc.stderr, data, seconds
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
-    except OSError:
-        return str(pid)
 
 
 def node(example: str, *args: str) -> str:

@@ -7,7 +7,6 @@ Nothing the run started may be alive afterwards (checked through a marker in the
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,41 +16,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from run_check import ROOT, alive_with, check
 
-ROOT = Path(__file__).resolve().parents[2]
 H = "tests.conformance.hostile"
-
-
-def _alive_with(marker: str) -> list[int]:
-    """Processes whose environment carries ``marker`` (everything a run started inherits it)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-def check(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> tuple[int, str, dict, float]:
-    """Run check; return (status, output, JSON report, seconds), and assert nothing is left."""
-    marker = f"ADAGRAD_TEST_MARKER={uuid.uuid4().hex}"
-    report = tmp_path / "report.json"
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), marker.split("=")[0]: marker.split("=")[1], **(env or {})}
-    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", *args, "--report", str(report)]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=timeout)
-    seconds = time.monotonic() - t0
-    deadline = time.monotonic() + 5
-    while _alive_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive_with(marker), f"processes left behind: {_alive_with(marker)}"
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return proc.returncode, proc.stdout + proc.stderr, data, seconds
 
 
 def _outcomes(report: dict) -> dict[str, set[str]]:
@@ -239,9 +206,7 @@ def test_signal_prints_partial_verdict_and_leaves_nothing(tmp_path, sig, status)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (tmp_path / "started").exists():
-        if any(
-            p for p in _alive_with(marker) if p != proc.pid and b"pytest" in Path(f"/proc/{p}/cmdline").read_bytes()
-        ):
+        if any(p for p in alive_with(marker) if p != proc.pid and b"pytest" in Path(f"/proc/{p}/cmdline").read_bytes()):
             break
         time.sleep(0.5)
     time.sleep(3)
@@ -250,4 +215,4 @@ def test_signal_prints_partial_verdict_and_leaves_nothing(tmp_path, sig, status)
     assert proc.returncode == status, out[-3000:]
     assert "Verdict: INTERRUPTED" in out or "interrupted" in out.lower(), out[-3000:]
     time.sleep(1)
-    assert not _alive_with(marker), f"left behind: {_alive_with(marker)}"
+    assert not alive_with(marker), f"left behind: {alive_with(marker)}"
