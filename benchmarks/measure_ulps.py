@@ -14,7 +14,7 @@ import os
 import numpy as np
 import torch
 
-from adagrad.conformance.dtypes import ulp, ulp_distance
+from adagrad.conformance.engine.dtypes import ulp, ulp_distance
 from adagrad.impl import targets
 
 CASES = {

@@ -23,10 +23,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .adapters.base import CLAIMABLE
-from .features import FEATURES
-from .report import failure_text, feature_rows, smallest_failure, unsupported_reasons, verdict, verdict_line
-from .report_model import Report, Result, as_report
+from adagrad.conformance.adapters.base import CLAIMABLE
+from adagrad.conformance.features import FEATURES
+from adagrad.conformance.reporting.model import Report, Result, as_report
+from adagrad.conformance.reporting.summary import (
+    failure_text,
+    feature_rows,
+    smallest_failure,
+    unsupported_reasons,
+    verdict,
+    verdict_line,
+)
 
 __all__ = ["LIBRARIES", "Checked", "Library", "load_saved", "main", "measured", "render", "run_library"]
 

@@ -108,7 +108,7 @@ def part1(which: list[str]) -> None:
 def part2(which: list[str]) -> None:
     from adagrad.conformance.adapters import resolve
     from adagrad.conformance.diagnosis import Record, diagnose
-    from adagrad.conformance.harness import Case, run_target
+    from adagrad.conformance.engine.harness import Case, run_target
 
     print("\n== part 2: the diagnosis of each library, from its adapter's trajectories ==")
     rng = np.random.default_rng(14)

@@ -2,7 +2,7 @@
 
 Runs torch's for-loop, foreach and fused paths on random free-running trajectories (default:
 3,000 elements, 50 steps, four hyperparameter settings per dtype), follows the oracle and the
-error model's bound (:class:`adagrad.conformance.error_model.ErrorTracker`) along them, and
+error model's bound (:class:`adagrad.conformance.engine.error_model.ErrorTracker`) along them, and
 prints, per dtype, path and setting, the largest ``|torch - oracle| / bound`` over the parameter
 and the accumulator, and the largest parameter error in ulps of the dtype (counted as the suite
 counts them, at ``max(|after|, |before|)``). A ratio above 1 would
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from adagrad.conformance.dtypes import DTYPES, FORMATS, round_to, torch_dtype, ulp
-from adagrad.conformance.error_model import ErrorTracker
+from adagrad.conformance.engine.dtypes import DTYPES, FORMATS, round_to, torch_dtype, ulp
+from adagrad.conformance.engine.error_model import ErrorTracker
 from adagrad.reference import adagrad_step
 
 PATHS = ("for-loop", "foreach", "fused")

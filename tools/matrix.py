@@ -181,7 +181,7 @@ def render_table() -> str:
         f"Measured on {date} by `make matrix` (tox, one environment per torch version in `tox.ini`, each",
         "running `adagrad-conformance check TARGET --profile quick -n 1 --no-shrink` for both targets on",
         "this project's 2-core CPU machine). A verdict counts the listed per-version divergences of",
-        "`conformance/known_divergences.toml` as accepted (tests they accepted in parentheses). Times:",
+        "`conformance/pytest_plugin/known_divergences.toml` as accepted (tests they accepted in parentheses). Times:",
         "environment setup (install from the `.wheels/` cache; a few seconds once the environment exists,",
         "1-4 minutes to create it), then each check, in seconds.",
         "",

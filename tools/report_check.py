@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.chromium:
         print("report-check: Chromium not found: apt-get install chromium (or pass --chromium PATH)", file=sys.stderr)
         return 2
-    from adagrad.conformance.report import validate, verdict
-    from adagrad.conformance.report_html import render_html, require_matplotlib
+    from adagrad.conformance.reporting.html_page import render_html, require_matplotlib
+    from adagrad.conformance.reporting.summary import validate, verdict
     from tests.reporting.synthetic import failing_report, passing_report
 
     try:

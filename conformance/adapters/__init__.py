@@ -1,7 +1,7 @@
 """Adapters: Adagrads that are not torch optimizers, run by the unchanged conformance suite.
 
 The suite drives a target through torch's Optimizer API. An adapter presents another kind of
-implementation through that API, so that :func:`~adagrad.conformance.harness.check_case` and
+implementation through that API, so that :func:`~adagrad.conformance.engine.harness.check_case` and
 every feature test keep working unchanged:
 
 - :mod:`.functional`: a Python object with ``init(params, hyperparameters) -> state`` and
@@ -19,6 +19,6 @@ rejected example (inside hypothesis) or a skipped test with the reason (outside 
 
 from __future__ import annotations
 
-from .base import ADAPTERS, CLAIMABLE, AdapterError, Resolved, Unsupported, resolve
+from adagrad.conformance.adapters.base import ADAPTERS, CLAIMABLE, AdapterError, Resolved, Unsupported, resolve
 
 __all__ = ["ADAPTERS", "CLAIMABLE", "AdapterError", "Resolved", "Unsupported", "resolve"]

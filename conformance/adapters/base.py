@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..features import FEATURES
-from ..target import Target, TargetError, load_target
+from adagrad.conformance.engine.target import Target, TargetError, load_target
+from adagrad.conformance.features import FEATURES
 
 __all__ = [
     "ADAPTERS",
@@ -134,12 +134,12 @@ def resolve(
 
     A torch-API target gets its target spec (``target_spec``, else the one shipped for it, else
     none; ``"none"``: none), ``claims`` and the ``--strict-support`` setting; its description
-    names the spec. Raises :class:`~adagrad.conformance.target.TargetError` (a usage error) when
+    names the spec. Raises :class:`~adagrad.conformance.engine.target.TargetError` (a usage error) when
     the target or program cannot be loaded or does not follow its protocol.
     """
     if exec_command:
-        from .functional import bridge
-        from .subprocess_protocol import SubprocessAdagrad
+        from adagrad.conformance.adapters.functional import bridge
+        from adagrad.conformance.adapters.subprocess_protocol import SubprocessAdagrad
 
         impl = SubprocessAdagrad(exec_command, timeout=exec_timeout)
         claimed = frozenset(impl.features) & CLAIMABLE
@@ -152,14 +152,14 @@ def resolve(
     if spec is None:
         raise TargetError("a target (module:attr) is needed unless --exec is given")
     if adapter == "torch":
-        from ..target_spec import attach
+        from adagrad.conformance.engine.target_spec import attach
 
         target = attach(load_target(spec), target_spec, claims, strict_support)
         unclaimed = target.target_spec.claims.unclaimed_features()
         named = f"; target spec {target.target_spec.name}" if target.target_spec.name else ""
         return Resolved(target, frozenset(FEATURES) - set(unclaimed), f"{spec} (torch Optimizer API{named})")
     if adapter == "functional":
-        from .functional import bridge, check_protocol
+        from adagrad.conformance.adapters.functional import bridge, check_protocol
 
         obj: Any = _import_object(spec)
         impl = obj() if isinstance(obj, type) else obj  # a class is instantiated with no arguments

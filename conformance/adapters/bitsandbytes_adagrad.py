@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..target_spec import StateMapping, TargetSpec
+from adagrad.conformance.engine.target_spec import StateMapping, TargetSpec
 
 __all__ = ["BLOCKSIZE", "SPEC", "dequantize", "write"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Unsupported
+from adagrad.conformance.adapters.base import Unsupported
 
 __all__ = ["NUMERIC_FEATURES", "refuse"]
 

@@ -22,7 +22,7 @@ spec unless ``--target-spec`` says otherwise.
 
 from __future__ import annotations
 
-from ..target_spec import Claims, StateMapping, TargetSpec
+from adagrad.conformance.engine.target_spec import Claims, StateMapping, TargetSpec
 
 __all__ = ["SPEC"]
 

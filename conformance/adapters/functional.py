@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .base import AdapterError, Unsupported, signal_unsupported
+from adagrad.conformance.adapters.base import AdapterError, Unsupported, signal_unsupported
 
 __all__ = [
     "FunctionalAdagrad",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Unsupported
-from .common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.base import Unsupported
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
 
 __all__ = ["MlxAdagrad"]
 

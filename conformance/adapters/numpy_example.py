@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .base import CLAIMABLE
+from adagrad.conformance.adapters.base import CLAIMABLE
 
 __all__ = ["NumpyAdagrad", "NumpyAdagradState"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
 
 __all__ = ["OptaxAdagrad"]
 
@@ -57,7 +57,7 @@ class OptaxAdagrad:
         import jax.numpy as jnp
         import optax
 
-        from .base import Unsupported
+        from adagrad.conformance.adapters.base import Unsupported
 
         if any(g is None for g in grads):
             raise Unsupported("parameters without a gradient (optax updates every leaf)")

@@ -51,12 +51,11 @@ from typing import Any
 
 import numpy as np
 
+from adagrad.conformance.adapters.base import AdapterError, Unsupported
+from adagrad.conformance.adapters.exec_clock import BUDGET_PER_EXAMPLE, BUDGET_VARIABLE, WaitClock
+from adagrad.conformance.engine.harness import ConformanceFailure
+from adagrad.conformance.pytest_plugin import run_state
 from adagrad.fixtures.encoding import decode_array, encode_array
-
-from .. import run_state
-from ..harness import ConformanceFailure
-from .base import AdapterError, Unsupported
-from .exec_clock import BUDGET_PER_EXAMPLE, BUDGET_VARIABLE, WaitClock
 
 __all__ = [
     "MAX_HANGS",

@@ -22,9 +22,9 @@ import numpy as np
 
 os.environ["KERAS_BACKEND"] = "tensorflow"  # before keras is imported: this module is TensorFlow's
 
-from .base import Unsupported  # noqa: E402
-from .common import NUMERIC_FEATURES, refuse  # noqa: E402
-from .keras_adagrad import KerasAdagrad  # noqa: E402
+from adagrad.conformance.adapters.base import Unsupported  # noqa: E402
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse  # noqa: E402
+from adagrad.conformance.adapters.keras_adagrad import KerasAdagrad  # noqa: E402
 
 __all__ = ["ApplyAdagradV2", "TfKerasAdagrad"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..target_spec import StateMapping, TargetSpec
+from adagrad.conformance.engine.target_spec import StateMapping, TargetSpec
 
 __all__ = ["SPEC", "read", "write"]
 

@@ -10,10 +10,10 @@ error model; the variants that put every numerical failure within the model are 
   variant play the target.
 """
 
-from .catalogue import CATALOGUE, Fit, Variant, semantics_of, variant
-from .records import Record
-from .search import Diagnosis, Explanation, diagnose
-from .semantics import NotReplayable, Semantics, replay, trajectory
+from adagrad.conformance.diagnosis.catalogue import CATALOGUE, Fit, Variant, semantics_of, variant
+from adagrad.conformance.diagnosis.records import Record
+from adagrad.conformance.diagnosis.search import Diagnosis, Explanation, diagnose
+from adagrad.conformance.diagnosis.semantics import NotReplayable, Semantics, replay, trajectory
 
 __all__ = [
     "CATALOGUE",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .semantics import Semantics
+from adagrad.conformance.diagnosis.semantics import Semantics
 
 __all__ = ["CATALOGUE", "Fit", "Variant", "semantics_of", "variant"]
 

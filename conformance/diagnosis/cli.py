@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from .records import Record
-from .search import BUDGET_S, MAX_RECORDS, diagnose
+from adagrad.conformance.diagnosis.records import Record
+from adagrad.conformance.diagnosis.search import BUDGET_S, MAX_RECORDS, diagnose
 
 __all__ = ["explain", "register"]
 

@@ -17,13 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from adagrad.conformance.engine.harness import Case
 from adagrad.reference import SparseGrad
-
-from ..harness import Case
 
 __all__ = ["Record", "Trajectory", "decode_value", "encode_value"]
 
-#: The target's (params, sums, steps) after each step, as :func:`~adagrad.conformance.harness.run_target` yields.
+#: The target's (params, sums, steps) after each step, as :func:`~adagrad.conformance.engine.harness.run_target` yields.
 Trajectory = list[tuple[list[np.ndarray], list["np.ndarray | None"], list[int]]]
 
 _ARRAY_KINDS = {"float64": "<f8", "complex128": "<c16", "int64": "<i8", "bool": "|b1"}
@@ -140,10 +139,10 @@ class Record:
     """One failing case and what the target did on it.
 
     Attributes:
-        case: the case's inputs (:class:`~adagrad.conformance.harness.Case`, plain NumPy data).
+        case: the case's inputs (:class:`~adagrad.conformance.engine.harness.Case`, plain NumPy data).
         trajectory: the target's ``(params, sums, steps)`` after each step, float64 or
             complex128 arrays (a sum is None for a parameter the target has no state for), as
-            :func:`~adagrad.conformance.harness.run_target` yields them. It may stop early (at the
+            :func:`~adagrad.conformance.engine.harness.run_target` yields them. It may stop early (at the
             step that failed); the steps present are the ones compared.
         test_id: the test that ran the case (pytest node id), for the report.
     """

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..harness import OutsideErrorModel, compare_arrays
-from .catalogue import CATALOGUE, Fit, Variant, variant
-from .records import Record
-from .semantics import NotReplayable, Semantics, _pairs, replay
+from adagrad.conformance.diagnosis.catalogue import CATALOGUE, Fit, Variant, variant
+from adagrad.conformance.diagnosis.records import Record
+from adagrad.conformance.diagnosis.semantics import NotReplayable, Semantics, _pairs, replay
+from adagrad.conformance.engine.harness import OutsideErrorModel, compare_arrays
 
 __all__ = ["Diagnosis", "Explanation", "diagnose"]
 

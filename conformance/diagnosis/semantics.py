@@ -2,9 +2,9 @@
 
 :class:`Semantics` with every field at its default is the spec's R1 (what ``adagrad.reference``
 computes); each field is one documented departure from it, and the catalogue
-(:mod:`.catalogue`) names them. :func:`replay` runs a :class:`~adagrad.conformance.harness.Case`
+(:mod:`.catalogue`) names them. :func:`replay` runs a :class:`~adagrad.conformance.engine.harness.Case`
 under some semantics, in float64 NumPy like the oracle, and yields after every step the values
-with their tolerance from the suite's error model (:class:`~adagrad.conformance.error_model.ErrorTracker`,
+with their tolerance from the suite's error model (:class:`~adagrad.conformance.engine.error_model.ErrorTracker`,
 evaluated at the variant's own values). The oracle in ``reference/`` is not touched: this
 module is a second reading of the same recurrence, used only to *explain* a failure, never to
 judge one.
@@ -18,11 +18,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from adagrad.conformance.engine.dtypes import FORMATS, round_to
+from adagrad.conformance.engine.error_model import ErrorTracker
+from adagrad.conformance.engine.harness import Case
 from adagrad.reference import SparseGrad, densify
-
-from ..dtypes import FORMATS, round_to
-from ..error_model import ErrorTracker
-from ..harness import Case
 
 __all__ = ["NotReplayable", "Semantics", "StepValues", "replay", "trajectory"]
 
@@ -138,7 +137,7 @@ def bound_dtype(case: Case, sem: Semantics) -> str:
 def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepValues]:
     """Run ``case`` under ``sem``; yield the values after each step (params, sums, steps, tolerances).
 
-    Mirrors :func:`adagrad.conformance.harness.run_oracle` (groups added later, edits,
+    Mirrors :func:`adagrad.conformance.engine.harness.run_oracle` (groups added later, edits,
     teacher forcing, missing and sparse gradients, complex parameters as real pairs, a tensor
     lr's rounding) with the update of ``sem``. With ``bounds=False`` no tolerance is computed
     (faster; the bounds are None).
@@ -427,7 +426,7 @@ def _coalesce_error(g: SparseGrad, dtype: str) -> np.ndarray:
 
 
 def trajectory(case: Case, sem: Semantics) -> list[tuple[list[np.ndarray], list[np.ndarray | None], list[int]]]:
-    """The trajectory of ``case`` under ``sem`` in the form :func:`~adagrad.conformance.harness.run_target` yields.
+    """The trajectory of ``case`` under ``sem`` in the form :func:`~adagrad.conformance.engine.harness.run_target` yields.
 
     Lets a variant play the target (the diagnosis tests do): float64/complex128 values.
     """

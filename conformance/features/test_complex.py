@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.strategies import cases, check_or_refused, lr_only, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.strategies import cases, check_or_refused, lr_only, path_params
 
 pytestmark = [feature("complex"), pytest.mark.spec("R11", "R27")]
 

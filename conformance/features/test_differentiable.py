@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from adagrad.conformance.engine.harness import Case
+from adagrad.conformance.engine.strategies import REFUSALS, check_or_refused, path_name, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case
-from adagrad.conformance.strategies import REFUSALS, check_or_refused, path_name, path_params
 
 pytestmark = [feature("differentiable"), pytest.mark.spec("R28", "R27")]
 

@@ -11,7 +11,7 @@ the error model. Mid-run the optimizer goes through ``get_optimizer_state_dict``
 ``set_optimizer_state_dict`` into a fresh one, which must hold the same state and carry the
 run on (R14).
 
-One spawn of :mod:`adagrad.conformance.distributed_ranks` runs every configuration (15-30 s, most
+One spawn of :mod:`adagrad.conformance.engine.distributed_ranks` runs every configuration (15-30 s, most
 of it imports), shared by every test process of the run. The ranks import the target by its
 spec and always run on CPU. A path the target refuses in a single process (with the same
 hyperparameters) and torch's own ``NotImplementedError`` for an operator DTensor cannot shard
@@ -31,11 +31,18 @@ from typing import Any
 
 import pytest
 
-from adagrad.conformance import run_state
 from adagrad.conformance.adapters.base import signal_unsupported
-from adagrad.conformance.distributed_ranks import STEPS, Configuration, configurations, result_path, spawn, unavailable
+from adagrad.conformance.engine.distributed_ranks import (
+    STEPS,
+    Configuration,
+    configurations,
+    result_path,
+    spawn,
+    unavailable,
+)
+from adagrad.conformance.engine.harness import ConformanceFailure, judge
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import ConformanceFailure, judge
+from adagrad.conformance.pytest_plugin import run_state
 
 #: Seconds the ranks may take for every configuration together (about 30 s on 2 busy cores).
 SPAWN_LIMIT = 300

@@ -1,6 +1,6 @@
 """Golden trajectories: every case stored in ``fixtures/`` replayed on the target (rules they list).
 
-Each stored case is run through the same engine as every other case (:func:`~adagrad.conformance.harness.check_case`:
+Each stored case is run through the same engine as every other case (:func:`~adagrad.conformance.engine.harness.check_case`:
 one error model, one comparison, in the oracle's own process). The oracle's trajectory for a
 stored case is the stored one bit for bit: ``adagrad-conformance fixtures check`` regenerates
 every case with the oracle and compares (and the golden files serve implementations in other
@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from adagrad.conformance.engine.harness import Case as HarnessCase
+from adagrad.conformance.engine.harness import check_case
 from adagrad.conformance.features import feature, skip_case
-from adagrad.conformance.harness import Case as HarnessCase
-from adagrad.conformance.harness import check_case
 from adagrad.fixtures import Case, FixtureError, load_cases
 from adagrad.reference import SparseGrad
 

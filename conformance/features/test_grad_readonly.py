@@ -7,8 +7,8 @@ import re
 import pytest
 import torch
 
+from adagrad.conformance.engine.strategies import REFUSALS, path_name, path_params
 from adagrad.conformance.features import feature, requires
-from adagrad.conformance.strategies import REFUSALS, path_name, path_params
 
 pytestmark = [feature("grad-readonly"), pytest.mark.spec("R26")]
 

@@ -9,9 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import Case, check_case
+from adagrad.conformance.engine.strategies import arrays, hyperparameters, path_params, shapes
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case
-from adagrad.conformance.strategies import arrays, hyperparameters, path_params, shapes
 
 pytestmark = feature("groups")
 

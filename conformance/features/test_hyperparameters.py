@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import check_case, clone_case
+from adagrad.conformance.engine.strategies import EPS, cases, hyperparameters, lr_only, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import check_case, clone_case
-from adagrad.conformance.strategies import EPS, cases, hyperparameters, lr_only, path_params
 
 pytestmark = [feature("hyperparameters"), pytest.mark.spec("R3", "R4", "R5", "R6", "R7")]
 

@@ -2,7 +2,7 @@
 gradients give the contiguous answer, at every step, for params and sums; one view above 2**16
 elements. torch 2.13's fused CPU kernel fails these (divergence D5, in known_divergences.txt).
 
-The target is driven through :func:`~adagrad.conformance.harness.check_case` as everywhere else;
+The target is driven through :func:`~adagrad.conformance.engine.harness.check_case` as everywhere else;
 a thin stand-in optimizer hands it strided copies of the case's parameters and gradients (same
 values, other strides), checks after every step that each parameter kept its storage and strides,
 and copies the values back for the comparison. Reproduction snippets replay contiguous tensors.
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from adagrad.conformance.dtypes import round_to
+from adagrad.conformance.engine.dtypes import round_to
+from adagrad.conformance.engine.harness import Case, check_case
+from adagrad.conformance.engine.strategies import path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case
-from adagrad.conformance.strategies import path_params
 
 pytestmark = [feature("layouts"), pytest.mark.spec("R29", "D5")]
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import torch
 
+from adagrad.conformance.engine.strategies import path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.strategies import path_params
 
 pytestmark = feature("lifecycle")
 

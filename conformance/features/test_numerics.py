@@ -24,10 +24,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adagrad.conformance.dtypes import FORMATS, round_to
+from adagrad.conformance.engine.dtypes import FORMATS, round_to
+from adagrad.conformance.engine.harness import Case, check_case, target_state, to_numpy
+from adagrad.conformance.engine.strategies import GRADIENT_RANGE, cases, lr_only, path_params, shapes
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case, target_state, to_numpy
-from adagrad.conformance.strategies import GRADIENT_RANGE, cases, lr_only, path_params, shapes
 
 DTYPES = [pytest.param(d, marks=feature(f"numerics-{d}"), id=d) for d in ("float64", "float32", "float16", "bfloat16")]
 LOW = [pytest.param(d, marks=feature(f"numerics-{d}"), id=d) for d in ("float16", "bfloat16")]

@@ -17,9 +17,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import Case, check_case, target_state, to_torch
+from adagrad.conformance.engine.strategies import REFUSALS, cases, lr_only, shapes
 from adagrad.conformance.features import feature, requires
-from adagrad.conformance.harness import Case, check_case, target_state, to_torch
-from adagrad.conformance.strategies import REFUSALS, cases, lr_only, shapes
 from adagrad.reference import SparseGrad
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adagrad.conformance.dtypes import round_to
+from adagrad.conformance.engine.dtypes import round_to
+from adagrad.conformance.engine.harness import Case, check_case
+from adagrad.conformance.engine.strategies import path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case
-from adagrad.conformance.strategies import path_params
 
 pytestmark = [feature("shapes"), pytest.mark.spec("R1")]
 

@@ -10,9 +10,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import Case
+from adagrad.conformance.engine.strategies import arrays, check_or_refused, lr_only, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case
-from adagrad.conformance.strategies import arrays, check_or_refused, lr_only, path_params
 from adagrad.reference import SparseGrad
 
 pytestmark = feature("sparse")

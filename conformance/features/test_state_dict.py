@@ -1,7 +1,7 @@
 """state_dict / load_state_dict (R14, R17, R18), on every path: format, resume, interchange with
 torch, every hyperparameter restored.
 
-Handovers run through :func:`~adagrad.conformance.harness.check_case`: a stand-in optimizer
+Handovers run through :func:`~adagrad.conformance.engine.harness.check_case`: a stand-in optimizer
 runs the first optimizer for some steps, then saves its state_dict, loads it into a second one
 (constructed with other values) and carries on with it, so params *and* sums are compared with
 the oracle at every step of the whole run, before and after the handover.
@@ -21,9 +21,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import Case, check_case, target_state, to_numpy
+from adagrad.conformance.engine.strategies import cases, lr_only, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import Case, check_case, target_state, to_numpy
-from adagrad.conformance.strategies import cases, lr_only, path_params
 
 pytestmark = feature("state-dict")
 

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adagrad.conformance.engine.harness import check_case, clone_case
+from adagrad.conformance.engine.strategies import cases, lr_only, path_params
 from adagrad.conformance.features import feature
-from adagrad.conformance.harness import check_case, clone_case
-from adagrad.conformance.strategies import cases, lr_only, path_params
 
 pytestmark = [feature("tensor-lr"), pytest.mark.spec("R8")]
 

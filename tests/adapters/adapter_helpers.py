@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adagrad.conformance.engine.harness import Case
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.harness import Case
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "exec"

@@ -9,8 +9,8 @@ import pytest
 from adagrad.conformance.adapters import AdapterError, resolve
 from adagrad.conformance.adapters.functional import FunctionalAdagrad, bridge, check_protocol
 from adagrad.conformance.adapters.numpy_example import NumpyAdagrad
-from adagrad.conformance.harness import ConformanceFailure, check_case, clone_case
-from adagrad.conformance.target import Target
+from adagrad.conformance.engine.harness import ConformanceFailure, check_case, clone_case
+from adagrad.conformance.engine.target import Target
 
 from .adapter_helpers import run_check, small_case
 

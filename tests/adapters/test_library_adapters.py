@@ -31,8 +31,8 @@ import numpy as np
 from adagrad.conformance.adapters import Unsupported
 from adagrad.conformance.adapters.functional import FunctionalAdagrad, bridge
 from adagrad.conformance.adapters.{module} import {cls}
-from adagrad.conformance.harness import run_target
-from adagrad.conformance.target import Target
+from adagrad.conformance.engine.harness import run_target
+from adagrad.conformance.engine.target import Target
 from tests.adapters.adapter_helpers import HYPER, small_case
 
 impl = {cls}()

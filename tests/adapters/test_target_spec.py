@@ -10,9 +10,16 @@ import pytest
 import torch
 
 from adagrad.conformance.adapters.base import take_unsupported
-from adagrad.conformance.harness import Case, ConformanceFailure, check_case, clone_case, run_target, run_target_steps
-from adagrad.conformance.target import Target, TargetError, load_target
-from adagrad.conformance.target_spec import (
+from adagrad.conformance.engine.harness import (
+    Case,
+    ConformanceFailure,
+    check_case,
+    clone_case,
+    run_target,
+    run_target_steps,
+)
+from adagrad.conformance.engine.target import Target, TargetError, load_target
+from adagrad.conformance.engine.target_spec import (
     NO_MAPPING,
     SHIPPED,
     StateMapping,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adagrad.conformance.harness import OutsideErrorModel, compare_arrays
+from adagrad.conformance.engine.harness import OutsideErrorModel, compare_arrays
 
 CASES = [
     # (actual, expected, bound, deviates)

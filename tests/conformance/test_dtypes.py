@@ -1,7 +1,7 @@
 """The dtype table and the ulp module, pinned against NumPy's ``np.spacing`` and ml_dtypes.
 
 Every expected value here comes from NumPy or ml_dtypes (or torch, for the rounding), never
-from ``conformance/dtypes.py`` itself.
+from ``conformance/engine/dtypes.py`` itself.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from adagrad.conformance.dtypes import (
+from adagrad.conformance.engine.dtypes import (
     COMPLEX_COMPONENT,
     DTYPES,
     FORMATS,

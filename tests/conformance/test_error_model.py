@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adagrad.conformance.error_model import ErrorTracker, step_bound, step_error
-from adagrad.conformance.harness import compare_arrays
+from adagrad.conformance.engine.error_model import ErrorTracker, step_bound, step_error
+from adagrad.conformance.engine.harness import compare_arrays
 from adagrad.reference import adagrad_step
 
 TINY = float(np.finfo(np.float64).smallest_subnormal)  # 2**-1074 = 2 η: one float64 ulp down there

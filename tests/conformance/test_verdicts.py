@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.report_model import validate
+from adagrad.conformance.reporting.model import validate
 
 from .test_hostile import ROOT, H, check
 

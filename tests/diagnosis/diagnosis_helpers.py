@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from adagrad.conformance.diagnosis import Record
-from adagrad.conformance.dtypes import round_to
-from adagrad.conformance.harness import Case, run_target
-from adagrad.conformance.target import Target
+from adagrad.conformance.engine.dtypes import round_to
+from adagrad.conformance.engine.harness import Case, run_target
+from adagrad.conformance.engine.target import Target
 from adagrad.reference import SparseGrad
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,8 +20,8 @@ import torch
 from diagnosis_helpers import drawn_cases, fixed_cases, load_zoo, target_records
 
 from adagrad.conformance.diagnosis import CATALOGUE, Record, Semantics, diagnose, replay, semantics_of, trajectory
-from adagrad.conformance.harness import Case, clone_case, run_oracle
-from adagrad.conformance.target import Target
+from adagrad.conformance.engine.harness import Case, clone_case, run_oracle
+from adagrad.conformance.engine.target import Target
 
 CASES = fixed_cases() + drawn_cases(seed=7)
 #: Failures replayed per diagnosis in these tests (the smallest): enough to tell variants apart.

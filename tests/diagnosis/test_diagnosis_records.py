@@ -13,7 +13,7 @@ from diagnosis_helpers import ROOT, fixed_cases
 from adagrad.conformance.cli import main
 from adagrad.conformance.diagnosis import Diagnosis, Record, diagnose, semantics_of, trajectory
 from adagrad.conformance.diagnosis.records import decode_value, encode_value
-from adagrad.conformance.harness import Case
+from adagrad.conformance.engine.harness import Case
 from adagrad.reference import SparseGrad
 
 SPECIAL = np.array([-0.0, 0.0, 5e-324, -1.5e-310, np.inf, -np.inf, np.nan, 1 / 3, np.nextafter(1.0, 2.0)])

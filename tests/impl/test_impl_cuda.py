@@ -34,7 +34,7 @@ import pytest
 import torch
 from impl_helpers import ulp_distance
 
-from adagrad.conformance.error_model import ErrorTracker
+from adagrad.conformance.engine.error_model import ErrorTracker
 from adagrad.impl import targets, triton_kernel
 from adagrad.reference.functional import adagrad_step
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from reference_helpers import finite_arrays, shapes
 
-from adagrad.conformance.error_model import ErrorTracker
+from adagrad.conformance.engine.error_model import ErrorTracker
 from adagrad.reference import Param, ReferenceAdagrad
 
 FLAGS = ("lr_decay", "weight_decay", "initial_accumulator_value", "maximize")

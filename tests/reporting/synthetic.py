@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.report import verdict
+from adagrad.conformance.reporting.summary import verdict
 
 __all__ = ["base_report", "failing_report", "passing_report", "result"]
 

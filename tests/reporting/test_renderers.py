@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from adagrad.conformance.report import render_summary, verdict_line
-from adagrad.conformance.report_markdown import render_markdown
-from adagrad.conformance.report_model import Report
+from adagrad.conformance.reporting.markdown import render_markdown
+from adagrad.conformance.reporting.model import Report
+from adagrad.conformance.reporting.summary import render_summary, verdict_line
 from tests.reporting.synthetic import failing_report, passing_report
 
 FAILING = failing_report()
@@ -115,7 +115,7 @@ class _Page(HTMLParser):
 @pytest.fixture(scope="module")
 def page() -> _Page:
     pytest.importorskip("matplotlib", reason="the HTML report's plots need matplotlib (the plots extra)")
-    from adagrad.conformance.report_html import render_html
+    from adagrad.conformance.reporting.html_page import render_html
 
     parsed = _Page()
     parsed.feed(render_html(FAILING))
@@ -151,7 +151,7 @@ def test_html_failure_text_and_copyable_snippet(page):
 
 
 def _steps_spec(errors, failed=False, fail_step=None, tol=6.0):
-    from adagrad.conformance.report_plots import PlotSpec, SeriesSpec
+    from adagrad.conformance.reporting.plots import PlotSpec, SeriesSpec
 
     return PlotSpec("fused", "float64", [SeriesSpec("t", errors, failed, fail_step, tol)])
 
@@ -160,7 +160,7 @@ def test_step_plot_draws_tolerance_zeros_failure_and_integer_steps():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from adagrad.conformance.report_plots import draw_steps
+    from adagrad.conformance.reporting.plots import draw_steps
 
     fig = draw_steps(_steps_spec([0.0, 2.0, 4e6, None], failed=True, fail_step=3))
     ax = fig.axes[0]
@@ -185,7 +185,7 @@ def test_golden_plot_draws_each_case_against_its_tolerance():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from adagrad.conformance.report_plots import draw_golden, golden_cases
+    from adagrad.conformance.reporting.plots import draw_golden, golden_cases
 
     cases = golden_cases(Report.from_json(FAILING))
     fig = draw_golden(cases)
@@ -200,7 +200,7 @@ def test_golden_plot_draws_each_case_against_its_tolerance():
 
 
 def test_html_without_matplotlib_says_what_to_install(monkeypatch):
-    from adagrad.conformance import report_html
+    from adagrad.conformance.reporting import html_page as report_html
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'adagrad-conformance\[plots\]'"):

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adagrad.conformance.report_model import SCHEMA_PATH, Failure, Report, Result, dumps, validate
+from adagrad.conformance.reporting.model import SCHEMA_PATH, Failure, Report, Result, dumps, validate
 from tests.reporting.synthetic import base_report, failing_report, passing_report, result
 
 
@@ -127,4 +127,4 @@ def test_schema_keys_are_the_models_keys():
 
 
 def test_schema_ships_in_the_package():
-    assert (resources.files("adagrad.conformance") / "report.schema.json").is_file()
+    assert (resources.files("adagrad.conformance.reporting") / "report.schema.json").is_file()

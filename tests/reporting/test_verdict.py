@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.report import (
+from adagrad.conformance.reporting.model import OUTCOMES, RUN_STATUSES, Report, Result
+from adagrad.conformance.reporting.summary import (
     EXIT_STATUS,
     feature_rows,
     render_summary,
@@ -15,7 +16,6 @@ from adagrad.conformance.report import (
     verdict,
     verdict_line,
 )
-from adagrad.conformance.report_model import OUTCOMES, RUN_STATUSES, Report, Result
 from tests.reporting.synthetic import base_report, result
 
 

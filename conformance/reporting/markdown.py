@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import (
+from adagrad.conformance.reporting.model import FAILING, as_report
+from adagrad.conformance.reporting.summary import (
     Report,
     diagnosis_summary,
     failure_text,
@@ -18,7 +19,6 @@ from .report import (
     verdict_line,
     xpassed_divergences,
 )
-from .report_model import FAILING, as_report
 
 __all__ = ["render_markdown"]
 

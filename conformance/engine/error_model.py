@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import FORMATS, FloatFormat
+from adagrad.conformance.engine.dtypes import FORMATS, FloatFormat
 
 __all__ = [
     "Bound",

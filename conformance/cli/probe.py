@@ -1,6 +1,6 @@
 """Load a target in a throw-away process and say what it is: ``check`` never imports target code.
 
-``python -m adagrad.conformance.probe SPEC ADAPTER EXEC EXEC_TIMEOUT TARGET_SPEC CLAIMS_JSON`` prints
+``python -m adagrad.conformance.cli.probe SPEC ADAPTER EXEC EXEC_TIMEOUT TARGET_SPEC CLAIMS_JSON`` prints
 one JSON line:
 ``{"ok": true, "description": ..., "unsupported": [...]}`` or ``{"ok": false, "kind": "usage" |
 "protocol", "error": ...}``. A module that exits or kills the process at import prints nothing,
@@ -19,9 +19,9 @@ def main(argv: list[str]) -> int:
     spec, adapter, exec_command, exec_timeout, target_spec, claims = argv
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever the target prints must not be taken for the answer
-    from .adapters.base import resolve
-    from .adapters.subprocess_protocol import ProgramSetupError
-    from .target import TargetError
+    from adagrad.conformance.adapters.base import resolve
+    from adagrad.conformance.adapters.subprocess_protocol import ProgramSetupError
+    from adagrad.conformance.engine.target import TargetError
 
     try:
         resolved = resolve(

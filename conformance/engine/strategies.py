@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from .dtypes import round_to
-from .features import requires
-from .harness import Case
+from adagrad.conformance.engine.dtypes import round_to
+from adagrad.conformance.engine.harness import Case
+from adagrad.conformance.features import requires
 
 __all__ = [
     "EPS",
@@ -246,7 +246,7 @@ def check_or_refused(target: Any, case: Case, record: Any, *, what: str, needs: 
     raised torch's exception type with torch's message, :data:`REFUSALS`). A wrong result fails;
     so does a refusal with another type or message, or on a path torch does not refuse.
     """
-    from .harness import ConformanceFailure, check_case
+    from adagrad.conformance.engine.harness import ConformanceFailure, check_case
 
     refusal = REFUSALS.get((path_name(case.options), needs))
     try:

@@ -12,7 +12,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .report import (
+from adagrad.conformance.reporting.model import FAILING, PATHS, as_report
+from adagrad.conformance.reporting.plots import (
+    draw_golden,
+    draw_steps,
+    golden_cases,
+    plot_specs,
+    png_base64,
+    require_matplotlib,
+)
+from adagrad.conformance.reporting.summary import (
     STATUS_WORDS,
     Report,
     diagnosis_summary,
@@ -28,8 +37,6 @@ from .report import (
     verdict_line,
     xpassed_divergences,
 )
-from .report_model import FAILING, PATHS, as_report
-from .report_plots import draw_golden, draw_steps, golden_cases, plot_specs, png_base64, require_matplotlib
 
 __all__ = ["render_html", "require_matplotlib"]
 

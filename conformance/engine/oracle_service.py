@@ -64,7 +64,7 @@ class OracleClient:
         """Start the service (once per process); later calls return the running one."""
         with cls._lock:
             if cls._current is None or cls._current.proc.poll() is not None:
-                cmd = [sys.executable, "-m", "adagrad.conformance.oracle_service"]
+                cmd = [sys.executable, "-m", "adagrad.conformance.engine.oracle_service"]
                 proc = subprocess.Popen(
                     cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(env if env is not None else os.environ)
                 )
@@ -132,8 +132,8 @@ class _Journal:
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:
     """Answer requests until the input closes."""
-    from .codec import decode_case, decode_trajectory
-    from .comparison import compare_trajectory
+    from adagrad.conformance.engine.codec import decode_case, decode_trajectory
+    from adagrad.conformance.engine.comparison import compare_trajectory
 
     journal = _Journal(os.environ.get("ADAGRAD_CONFORMANCE_STATE"))
     while True:

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .features import FEATURES
-from .target import Target, TargetError
+from adagrad.conformance.engine.target import Target, TargetError
+from adagrad.conformance.features import FEATURES
 
 __all__ = [
     "CLAIM_KEYS",
@@ -379,7 +379,7 @@ def check_claims(target: Target, dtype: str, device: str, options: Mapping[str, 
     reason = spec.claims.refusal(dtype, device, options, given) if spec is not None else None
     if reason is None:
         return
-    from .adapters.base import signal_unsupported
+    from adagrad.conformance.adapters.base import signal_unsupported
 
     if reason.startswith("not claimed: hyperparameter"):
         signal_unsupported(reason)
@@ -394,7 +394,7 @@ def check_construction_claims(target: Target, params: Any, hyper: Mapping[str, A
     """:func:`check_claims` for a constructor call ``make(params, **hyper)`` as a feature test writes
     it: the dtype and device of its first tensor, its path flags, and every hyperparameter it (or
     a group) sets to other than torch's default."""
-    from .comparison import HYPER_DEFAULTS
+    from adagrad.conformance.engine.comparison import HYPER_DEFAULTS
 
     tensors = [
         t
@@ -440,7 +440,7 @@ def refuse(target: Target, reason: str, *, whole_test: bool, cause: BaseExceptio
         raise AssertionError(
             f"the target refused the case ({reason}); --strict-support makes every refusal a failure"
         ) from cause
-    from .adapters.base import _SEEN, signal_unsupported
+    from adagrad.conformance.adapters.base import _SEEN, signal_unsupported
 
     test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
     streak = _STREAK["count"] + 1 if (_STREAK["test"], _STREAK["reason"]) == (test, reason) else 1
@@ -483,7 +483,7 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
     """A constructor's exception is a refusal (unsupported) when it names a hyperparameter or flag
     the call sets to other than torch's default and torch's own constructor accepts the call;
     otherwise this returns and the exception propagates."""
-    from .comparison import HYPER_DEFAULTS
+    from adagrad.conformance.engine.comparison import HYPER_DEFAULTS
 
     asked = [
         k

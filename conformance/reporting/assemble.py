@@ -12,8 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from . import run_state
-from .report_model import Result, failure_record
+from adagrad.conformance.pytest_plugin import run_state
+from adagrad.conformance.reporting.model import Result, failure_record
 
 __all__ = ["assemble", "environment"]
 
@@ -251,7 +251,7 @@ def assemble(directory: Path | None, meta: dict[str, Any]) -> dict[str, Any]:
     }
     if plan.get("target_error"):
         report["problems"].append(f"the target could not be loaded in a test process: {plan['target_error']}")
-    from .report import verdict
+    from adagrad.conformance.reporting.summary import verdict
 
     report["verdict"] = verdict(report)[0]
     return report

@@ -20,8 +20,18 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import FEATURES
-from .report_model import FAILING, OUTCOMES, PATHS, Divergence, Report, Result, as_report, dumps, validate
+from adagrad.conformance.features import FEATURES
+from adagrad.conformance.reporting.model import (
+    FAILING,
+    OUTCOMES,
+    PATHS,
+    Divergence,
+    Report,
+    Result,
+    as_report,
+    dumps,
+    validate,
+)
 
 __all__ = [
     "EXIT_STATUS",

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report_model import FAILING, Report, Result
+from adagrad.conformance.reporting.model import FAILING, Report, Result
 
 __all__ = [
     "PlotSpec",

@@ -28,13 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from adagrad.conformance.cli import runner
     from adagrad.fixtures import cli as fixtures_cli
-
-    from . import runner
 
     runner.register(sub)
     fixtures_cli.register(sub)
-    from .diagnosis.cli import register as register_explain
+    from adagrad.conformance.diagnosis.cli import register as register_explain
 
     register_explain(sub)
     return parser

@@ -64,7 +64,7 @@ class Divergence:
     def expects(self, exc: BaseException) -> bool:
         """Is ``exc`` the failure this entry describes?"""
         if self.expect == "numerics":
-            from .harness import ConformanceFailure
+            from adagrad.conformance.engine.harness import ConformanceFailure
 
             return isinstance(exc, ConformanceFailure)
         names = {c.__name__ for c in type(exc).__mro__}

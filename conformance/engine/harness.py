@@ -21,14 +21,13 @@ import numpy as np
 from hypothesis import reject
 from hypothesis.control import currently_in_test_context
 
+from adagrad.conformance.engine.case import Case, TargetStep, Trajectory, clone_case
+from adagrad.conformance.engine.codec import encode_case, encode_trajectory
+from adagrad.conformance.engine.comparison import HYPER_DEFAULTS, OutsideErrorModel, compare_arrays, run_oracle
+from adagrad.conformance.engine.target import Target
+from adagrad.conformance.engine.tensor_bits import decode_bits, tensor_bits, tensor_from_values
+from adagrad.conformance.pytest_plugin.run_state import first_failure, test_id
 from adagrad.reference import SparseGrad
-
-from .case import Case, TargetStep, Trajectory, clone_case
-from .codec import encode_case, encode_trajectory
-from .comparison import HYPER_DEFAULTS, OutsideErrorModel, compare_arrays, run_oracle
-from .run_state import first_failure, test_id
-from .target import Target
-from .tensor_bits import decode_bits, tensor_bits, tensor_from_values
 
 __all__ = [
     "Case",
@@ -152,7 +151,7 @@ def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict
 
 
 def _unsupported(reason: str) -> None:
-    from .adapters.base import signal_unsupported
+    from adagrad.conformance.adapters.base import signal_unsupported
 
     signal_unsupported(reason)
 
@@ -165,7 +164,7 @@ def _load_start(opt: Any, case: Case, target: Target | None = None) -> Any:
         return opt
     import torch
 
-    from .target_spec import NO_MAPPING
+    from adagrad.conformance.engine.target_spec import NO_MAPPING
 
     spec = getattr(target, "target_spec", None)
     if spec is not None and spec.state is not None:
@@ -245,7 +244,7 @@ def read_step(opt: Any, tensors: list[Any], case: Case, k: int, target: Target |
                     params, sums, steps, f"state of param {i} is not torch's layout ({type(exc).__name__}: {exc})"
                 )
         return TargetStep(params, sums, steps)
-    from .target_spec import NO_MAPPING, read_state
+    from adagrad.conformance.engine.target_spec import NO_MAPPING, read_state
 
     try:
         entries = read_state(target, opt)
@@ -278,7 +277,7 @@ def target_state(target: Target, opt: Any) -> list[tuple[Any, Any] | None]:
     accumulator, not the state_dict's format. Without a mapping and without torch's layout the
     test is unsupported ("not checkable without a state mapping"); a mapping that fails is a
     failure."""
-    from .target_spec import NO_MAPPING, read_state, refuse
+    from adagrad.conformance.engine.target_spec import NO_MAPPING, read_state, refuse
 
     entries = read_state(target, opt)
     if isinstance(entries, str):
@@ -324,7 +323,7 @@ def _asked(case: Case, k: int | None) -> tuple[list[str], list[str]]:
 
 
 def _names_one_of(message: str, words: list[str]) -> bool:
-    from .target_spec import names_one_of
+    from adagrad.conformance.engine.target_spec import names_one_of
 
     return bool(names_one_of(message, words))
 
@@ -333,7 +332,7 @@ def _torch_refusal(case: Case) -> bool:
     """Whether torch itself refuses this case on its path (strategies.REFUSALS: fused with sparse
     or complex, foreach or fused with differentiable): the calling feature judges the target's
     exception against torch's (check_or_refused), so it is never made unsupported here."""
-    from .strategies import REFUSALS, path_name
+    from adagrad.conformance.engine.strategies import REFUSALS, path_name
 
     needs = {"complex"} if case.dtype.startswith("complex") else set()
     if case.options.get("differentiable"):
@@ -378,13 +377,13 @@ def _refused(target: Target, case: Case, exc: Exception, k: int | None, before: 
                 f"the target refused ({type(exc).__name__}: {message}) after step {k + 1} had "
                 "already changed its params or state: a refusal must come before any change"
             ) from exc
-    from .target_spec import refuse
+    from adagrad.conformance.engine.target_spec import refuse
 
     refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=not named_drawn, cause=exc)
 
 
 def _claims_refusal(target: Target, case: Case) -> None:
-    from .target_spec import check_claims
+    from adagrad.conformance.engine.target_spec import check_claims
 
     given = [
         key
@@ -433,7 +432,7 @@ def run_target_steps(
             raise
         before = read_step(opt, tensors, case, k, target)
         if watched and k == 0:
-            from .target_spec import supported
+            from adagrad.conformance.engine.target_spec import supported
 
             supported()
         yield before
@@ -459,7 +458,7 @@ def run_target(target: Target, case: Case, opt_and_params: tuple[Any, list[Any]]
 
 # -- judging --------------------------------------------------------------------------------------
 def _oracle():
-    from .oracle_service import OracleClient
+    from adagrad.conformance.engine.oracle_service import OracleClient
 
     return OracleClient.start()
 
@@ -558,7 +557,7 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
         "import torch",
         *(
             getattr(target, "loader", None)
-            or f"from adagrad.conformance.target import load_target\nTarget = load_target({target.spec!r}).factory"
+            or f"from adagrad.conformance.engine.target import load_target\nTarget = load_target({target.spec!r}).factory"
         ).splitlines(),
         f"dt = torch.{case.dtype}",
         "params = [",

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from adagrad.conformance.engine.case import Case, Trajectory
+from adagrad.conformance.engine.dtypes import FORMATS, round_to, ulp
+from adagrad.conformance.engine.error_model import ErrorTracker
+from adagrad.conformance.engine.tensor_bits import decode_bits
 from adagrad.reference import Param, ReferenceAdagrad, SparseGrad, densify
-
-from .case import Case, Trajectory
-from .dtypes import FORMATS, round_to, ulp
-from .error_model import ErrorTracker
-from .tensor_bits import decode_bits
 
 __all__ = ["HYPER_DEFAULTS", "OutsideErrorModel", "compare_arrays", "compare_trajectory", "run_oracle"]
 

@@ -1,6 +1,6 @@
 """The spawned ranks of the ``distributed`` feature (``features/test_distributed.py``).
 
-Run as ``python -m adagrad.conformance.distributed_ranks TARGET OUT_DIR`` in each of
+Run as ``python -m adagrad.conformance.engine.distributed_ranks TARGET OUT_DIR`` in each of
 :data:`WORLD_SIZE` processes, with ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``
 set (the test starts them; :func:`spawn` does it). Each rank joins a gloo group on CPU, imports
 the target by its spec and runs every :func:`configurations` entry: a small MLP (:data:`WIDTHS`;
@@ -86,7 +86,7 @@ class Configuration:
     @property
     def options(self) -> dict[str, Any]:
         """The constructor keywords selecting the path (the suite's own table)."""
-        from .strategies import PATHS
+        from adagrad.conformance.engine.strategies import PATHS
 
         return dict(PATHS[self.path][0])
 
@@ -123,7 +123,7 @@ class RankResult:
 
     def case(self) -> Any:
         """The single-process :class:`~.case.Case` this run is equivalent to."""
-        from .case import Case
+        from adagrad.conformance.engine.case import Case
 
         grads = [[None if g is None else _values(g) for g in step] for step in self.grads[: len(self.trajectory)]]
         groups = [{**HYPER, "params": list(range(len(self.initial)))}]
@@ -173,7 +173,7 @@ def spawn(spec: str, out_dir: Path, timeout: float) -> str | None:
     for rank in range(WORLD_SIZE):
         log = open(out_dir / f"rank{rank}.log", "w+b")  # closed below, after the ranks exit
         logs.append(log)
-        command = [sys.executable, "-m", "adagrad.conformance.distributed_ranks", spec, str(out_dir)]
+        command = [sys.executable, "-m", "adagrad.conformance.engine.distributed_ranks", spec, str(out_dir)]
         procs.append(subprocess.Popen(command, env={**env, "RANK": str(rank)}, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL))  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -223,13 +223,13 @@ def _full(t: Any) -> Any:
 
 
 def _bits(t: Any) -> tuple[str, Any]:
-    from .tensor_bits import tensor_bits
+    from adagrad.conformance.engine.tensor_bits import tensor_bits
 
     return tensor_bits(_full(t.detach()))
 
 
 def _values(bits: tuple[str, Any]) -> Any:
-    from .tensor_bits import decode_bits
+    from adagrad.conformance.engine.tensor_bits import decode_bits
 
     return decode_bits(bits[1], bits[0])
 
@@ -319,8 +319,8 @@ def _read(opt: Any, params: list[Any], case: Any, k: int) -> Any:
     """What the target holds after step ``k``, every DTensor gathered, read as the harness reads it."""
     import torch
 
-    from .case import TargetStep
-    from .harness import read_step
+    from adagrad.conformance.engine.case import TargetStep
+    from adagrad.conformance.engine.harness import read_step
 
     full = [_full(p.detach()) for p in params]
     try:
@@ -405,14 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     """One rank: join the group, run every configuration, rank 0 writes the results."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m adagrad.conformance.distributed_ranks TARGET OUT_DIR", file=sys.stderr)
+        print("usage: python -m adagrad.conformance.engine.distributed_ranks TARGET OUT_DIR", file=sys.stderr)
         return 2
     spec, out_dir = args
     _die_with_parent()
     import torch
     import torch.distributed as dist
 
-    from .target import load_target
+    from adagrad.conformance.engine.target import load_target
 
     torch.set_num_threads(1)
     rank = int(os.environ["RANK"])
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # through the package, so that pickled results name adagrad.conformance.distributed_ranks
-    from adagrad.conformance.distributed_ranks import main as _main
+    # through the package, so that pickled results name adagrad.conformance.engine.distributed_ranks
+    from adagrad.conformance.engine.distributed_ranks import main as _main
 
     sys.exit(_main())

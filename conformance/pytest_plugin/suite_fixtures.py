@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from .plugin import UlpsRecorder, _target
+from adagrad.conformance.pytest_plugin.plugin import UlpsRecorder, _target
 
 __all__ = ["adagrad_record_ulps", "adagrad_target", "record_ulps", "target"]
 
 
 @pytest.fixture(scope="session")
 def adagrad_target(pytestconfig: pytest.Config):
-    """The :class:`~adagrad.conformance.target.Target` under test."""
+    """The :class:`~adagrad.conformance.engine.target.Target` under test."""
     return _target(pytestconfig)
 
 

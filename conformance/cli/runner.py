@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import profiles, run_state
-from .adapters.exec_clock import BUDGET_PER_EXAMPLE, waited_seconds
-from .assemble import environment
-from .features import FEATURES
-from .watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_seconds
+from adagrad.conformance.adapters.exec_clock import BUDGET_PER_EXAMPLE, waited_seconds
+from adagrad.conformance.cli.watchdog import alive, become_subreaper, kill_descendants, kill_tree, own_seconds
+from adagrad.conformance.features import FEATURES
+from adagrad.conformance.pytest_plugin import profiles, run_state
+from adagrad.conformance.reporting.assemble import environment
 
 __all__ = ["register", "run_check"]
 
@@ -216,7 +216,7 @@ def _validate(args: argparse.Namespace) -> str | None:
     if args.html and not _importable("matplotlib"):
         return "--html needs matplotlib: pip install 'adagrad-conformance[plots]'"
     if args.xfails:
-        from .known_divergences import DivergenceFileError, load_divergences
+        from adagrad.conformance.pytest_plugin.known_divergences import DivergenceFileError, load_divergences
 
         try:
             load_divergences(Path(args.xfails))
@@ -225,8 +225,8 @@ def _validate(args: argparse.Namespace) -> str | None:
     if args.target_spec or args.claims or args.strict_support:
         if args.exec_command or args.adapter != "torch":
             return "--target-spec, --claims and --strict-support apply to a torch-API TARGET, not to --adapter functional or --exec"
-        from .target import TargetError
-        from .target_spec import load_spec, parse_claims
+        from adagrad.conformance.engine.target import TargetError
+        from adagrad.conformance.engine.target_spec import load_spec, parse_claims
 
         try:
             if args.target_spec and args.target_spec != "none":
@@ -251,7 +251,7 @@ def _probe(args: argparse.Namespace) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
-        "adagrad.conformance.probe",
+        "adagrad.conformance.cli.probe",
         args.target or "",
         args.adapter,
         args.exec_command or "",
@@ -296,7 +296,7 @@ def _pytest_command(args: argparse.Namespace, tmp: Path, timeout: float) -> list
         "-p",
         "_hypothesis_pytestplugin",
         "-p",
-        "adagrad.conformance.plugin",
+        "adagrad.conformance.pytest_plugin.plugin",
         "-p",
         "no:cacheprovider",
         "-p",
@@ -378,7 +378,7 @@ class _Watchdog(threading.Thread):
         self.program_waited0: dict[str, float] = {}  # per worker: its --exec program's waits when its test began
 
     def run(self) -> None:
-        from .watchdog import _run_delay
+        from adagrad.conformance.cli.watchdog import _run_delay
 
         while not self.done.wait(0.25):
             crashes = sum(1 for ln in run_state.read_jsonl(self.state / "results.jsonl") if ln.get("when") == "???")
@@ -551,7 +551,7 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
             "timeouts": dog.timeouts,
             "wall_seconds": round(time.monotonic() - started, 2),
         }
-        from .assemble import assemble
+        from adagrad.conformance.reporting.assemble import assemble
 
         report = assemble(state, meta)
         _diagnose(report, state)
@@ -561,9 +561,9 @@ def _run(args: argparse.Namespace, interrupted: list[int]) -> int:
 
 
 def _protocol_failure_report(meta: dict[str, Any], error: str) -> dict[str, Any]:
-    from .assemble import assemble
-    from .report import verdict
-    from .report_model import Result, failure_record
+    from adagrad.conformance.reporting.assemble import assemble
+    from adagrad.conformance.reporting.model import Result, failure_record
+    from adagrad.conformance.reporting.summary import verdict
 
     report = assemble(None, meta)
     statement = f"the program broke the protocol at hello: {error}"
@@ -583,9 +583,9 @@ def _diagnose(report: dict[str, Any], state: Path) -> None:
     if not records:
         return
     try:
-        from .codec import decode_case, decode_trajectory
-        from .diagnosis import Record, diagnose
-        from .tensor_bits import decode_bits
+        from adagrad.conformance.diagnosis import Record, diagnose
+        from adagrad.conformance.engine.codec import decode_case, decode_trajectory
+        from adagrad.conformance.engine.tensor_bits import decode_bits
 
         def values(b, cplx):
             if b is None:
@@ -677,7 +677,7 @@ def _stream(proc: subprocess.Popen, state: Path) -> collections.deque[str]:
 
 
 def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
-    from .report import render_summary, verdict
+    from adagrad.conformance.reporting.summary import render_summary, verdict
 
     extra_problem = report.pop("problems_diagnosis", None)
     records = report.pop("diagnosis_records", None)
@@ -687,7 +687,7 @@ def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
     if extra_problem:
         print(f"note: {extra_problem}")
     if args.report:
-        from .report_model import dumps
+        from adagrad.conformance.reporting.model import dumps
 
         text = dumps(report)
         if records is not None:
@@ -696,11 +696,11 @@ def _finish(report: dict[str, Any], args: argparse.Namespace) -> int:
             text = json.dumps(data, indent=1, sort_keys=True)
         Path(args.report).write_text(text + "\n")
     if args.markdown:
-        from .report_markdown import render_markdown
+        from adagrad.conformance.reporting.markdown import render_markdown
 
         Path(args.markdown).write_text(render_markdown(report))
     if args.html:
-        from .report_html import render_html
+        from adagrad.conformance.reporting.html_page import render_html
 
         Path(args.html).write_text(render_html(report))
     return status

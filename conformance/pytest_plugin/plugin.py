@@ -33,11 +33,16 @@ from typing import Any
 
 import pytest
 
-from . import run_state
-from .adapters.base import Resolved, resolve, take_unsupported
-from .features import FEATURES
-from .known_divergences import DEFAULT_FILE, DivergenceFileError, Divergences, load_divergences
-from .target import DEFAULT_TARGET, TargetError
+from adagrad.conformance.adapters.base import Resolved, resolve, take_unsupported
+from adagrad.conformance.engine.target import DEFAULT_TARGET, TargetError
+from adagrad.conformance.features import FEATURES
+from adagrad.conformance.pytest_plugin import run_state
+from adagrad.conformance.pytest_plugin.known_divergences import (
+    DEFAULT_FILE,
+    DivergenceFileError,
+    Divergences,
+    load_divergences,
+)
 
 _STATE_KEY = pytest.StashKey[dict]()
 #: Captured output kept per report section: head and tail (a target may print megabytes).
@@ -94,7 +99,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _active(config: pytest.Config) -> bool:
     """Only a run of the suite is touched: its --pyargs, a path inside it, or an --adagrad option."""
     args = [str(a) for a in config.invocation_params.args]
-    here = str(Path(__file__).parent)
+    here = str(Path(__file__).parents[1])  # the conformance package
     return any(a.startswith("--adagrad") or "adagrad.conformance" in a or a.startswith(here) for a in args)
 
 
@@ -107,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not _active(config):
         return  # inert: no profile, no fixtures, nothing else in a run that is not the suite's
-    from . import profiles, suite_fixtures
+    from adagrad.conformance.pytest_plugin import profiles, suite_fixtures
 
     config.pluginmanager.register(suite_fixtures, "adagrad-conformance-fixtures")
     profiles.load(config.getoption("--adagrad-profile"), shrink=not config.getoption("--adagrad-no-shrink"))
@@ -130,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = {"divergences": divergences, "resolved": None, "unsupported": [], "target": None, "target_error": None}
     config.stash[_STATE_KEY] = state
     if hasattr(config, "workerinput") or not _uses_xdist(config):  # a process that runs tests
-        from .oracle_service import OracleClient
+        from adagrad.conformance.engine.oracle_service import OracleClient
 
         OracleClient.start(dict(os.environ))  # before any target code is imported
     config.pluginmanager.register(_Recorder(config), "adagrad-conformance-recorder")
@@ -160,7 +165,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(own, ignore_errors=True)
         os.environ.pop(run_state.ENV, None)
     if _STATE_KEY in config.stash:
-        from .oracle_service import OracleClient
+        from adagrad.conformance.engine.oracle_service import OracleClient
 
         OracleClient.stop()
     resolved: Resolved | None = config.stash.get(_STATE_KEY, {}).get("resolved")
@@ -214,7 +219,7 @@ def _warm_up() -> None:
 
 
 def _target(pytestconfig: pytest.Config):
-    """The :class:`~adagrad.conformance.target.Target` under test."""
+    """The :class:`~adagrad.conformance.engine.target.Target` under test."""
     _load(pytestconfig)
     state = _state(pytestconfig)
     if state["target_error"]:
@@ -395,7 +400,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     try:
         return (yield)
     except Unsatisfiable:
-        from .adapters.base import _SEEN
+        from adagrad.conformance.adapters.base import _SEEN
 
         if not _SEEN:
             raise
@@ -525,7 +530,7 @@ class _Recorder:
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
         if hasattr(config, "workerinput") or os.environ.get("ADAGRAD_CONFORMANCE_CHECK"):
             return  # `check` assembles and prints its own report
-        from .assemble import assemble
+        from adagrad.conformance.reporting.assemble import assemble
 
         report = assemble(run_state.state_dir(), meta_from_config(config))
         used = [d for d in report["divergences"] if d["used_by"]]

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from adagrad.conformance.engine.case import Case, TargetStep, Trajectory
 from adagrad.reference import SparseGrad
-
-from .case import Case, TargetStep, Trajectory
 
 __all__ = ["decode_array", "decode_case", "decode_trajectory", "encode_array", "encode_case", "encode_trajectory"]
 
