@@ -28,10 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from adagrad.conformance.cli import runner
+    from adagrad.conformance.cli import check_options, runner
     from adagrad.fixtures import cli as fixtures_cli
 
-    runner.register(sub)
+    check_options.register(sub, runner.run_check)
     fixtures_cli.register(sub)
     from adagrad.conformance.diagnosis.cli import register as register_explain
 

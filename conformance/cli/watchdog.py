@@ -10,12 +10,29 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["Clock", "alive", "become_subreaper", "descendants", "kill_descendants", "kill_tree", "own_seconds"]
+from adagrad.conformance.adapters.exec_clock import waited_seconds
+from adagrad.conformance.pytest_plugin import run_state
+
+__all__ = [
+    "MAX_CRASHES",
+    "MAX_TIMEOUTS",
+    "SHRINK_SHARE",
+    "Clock",
+    "Watchdog",
+    "alive",
+    "become_subreaper",
+    "descendants",
+    "kill_descendants",
+    "kill_tree",
+    "own_seconds",
+]
 
 
 def _run_delay(pid: int) -> float | None:
@@ -129,3 +146,85 @@ def become_subreaper() -> bool:
         return libc.prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+#: After this many timed-out tests the run stops: the target hangs, and saying so is enough.
+MAX_TIMEOUTS = 3
+
+
+#: After this many tests crashed the process running them, the run stops the same way.
+MAX_CRASHES = 5
+
+
+#: Part of a test's limit left for hypothesis to shrink a failure it found; then it is reported as found.
+SHRINK_SHARE = 0.5
+
+
+class Watchdog(threading.Thread):
+    """Polls the workers' heartbeats; kills a worker whose test ran past its limit."""
+
+    def __init__(self, state: Path, limit: float, on_stop) -> None:
+        super().__init__(daemon=True)
+        self.state, self.limit, self.on_stop = state, limit, on_stop
+        self.timeouts = 0
+        self.running: dict[str, tuple[int, str, float, float | None, float]] = {}
+        self.done = threading.Event()
+        self.failed_tests: set[str] = set()
+        self.program_waited0: dict[str, float] = {}  # per worker: its --exec program's waits when its test began
+
+    def run(self) -> None:
+        from adagrad.conformance.cli.watchdog import _run_delay
+
+        while not self.done.wait(0.25):
+            crashes = sum(1 for ln in run_state.read_jsonl(self.state / "results.jsonl") if ln.get("when") == "???")
+            crashes -= len(run_state.read_jsonl(self.state / "watchdog.jsonl"))  # our kills read as crashes too
+            if crashes >= MAX_CRASHES:
+                self.on_stop(f"stopped after {crashes} tests crashed the process running them")
+                return
+            failing = set()
+            for path in self.state.glob("first-failure-*.jsonl"):
+                failing |= {e["test"] for e in run_state.read_jsonl(path)}
+            for path in self.state.glob("worker-*.json"):
+                try:
+                    beat = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    continue
+                name = path.stem
+                if not beat.get("test"):
+                    self.running.pop(name, None)
+                    continue
+                key = (beat["pid"], beat["test"])
+                cur = self.running.get(name)
+                if cur is None or (cur[0], cur[1]) != key:
+                    self.running[name] = (
+                        beat["pid"],
+                        beat["test"],
+                        time.monotonic(),
+                        _run_delay(beat["pid"]),
+                        max(self.limit, float(beat.get("min_limit") or 0)),
+                    )
+                    self.program_waited0[name] = waited_seconds(self.state, name.removeprefix("worker-"), beat["pid"])
+                    continue
+                pid, test, wall0, delay0, test_limit = cur
+                if not alive(pid):  # it crashed: xdist reports that; nothing to time
+                    continue
+                # an --exec program's answers are bounded by --exec-timeout and --exec-budget, not here
+                waited = waited_seconds(self.state, name.removeprefix("worker-"), pid) - self.program_waited0.get(
+                    name, 0.0
+                )
+                spent = own_seconds(pid, wall0, delay0) - waited
+                shrinking = test in failing
+                limit = test_limit * SHRINK_SHARE if shrinking else test_limit
+                if spent > limit:
+                    why = "shrink" if shrinking else "timeout"
+                    run_state.append_jsonl(
+                        self.state / "watchdog.jsonl",
+                        {"test": test, "why": why, "limit": limit, "own_seconds": spent, "pid": pid},
+                    )
+                    kill_tree(pid)
+                    self.running.pop(name, None)
+                    if why == "timeout":
+                        self.timeouts += 1
+                        if self.timeouts >= MAX_TIMEOUTS:
+                            self.on_stop(f"stopped after {self.timeouts} tests timed out (the target hangs)")
+                            return

@@ -51,7 +51,7 @@ class Target:
         torch's constructor raises too, the exception is the calling test's to judge. A call
         outside the target's claims (dtype, device, path, hyperparameter) is not claimed."""
         if self.target_spec is not None:
-            from adagrad.conformance.engine.target_spec import check_construction_claims
+            from adagrad.conformance.engine.claims import check_construction_claims
 
             check_construction_claims(self, params, hyper)
         try:
@@ -65,7 +65,7 @@ class Target:
             if off:
                 return self.make(params, **{k: v for k, v in hyper.items() if k not in off})
             if self.target_spec is not None:
-                from adagrad.conformance.engine.target_spec import constructor_refusal
+                from adagrad.conformance.engine.refusals import constructor_refusal
 
                 constructor_refusal(self, params, hyper, exc)
             raise

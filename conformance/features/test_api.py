@@ -93,7 +93,7 @@ def test_state_is_eager(target):
     step, fails this rule only: elsewhere (missing-grads) an untouched parameter without state is
     read as holding the initial state."""
     from adagrad.conformance.adapters.base import signal_unsupported
-    from adagrad.conformance.engine.target_spec import read_state
+    from adagrad.conformance.engine.state_mapping import read_state
 
     params = [torch.ones(3, requires_grad=True), torch.ones(2, 2, requires_grad=True)]
     opt = target.make(params, lr=0.1)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from adagrad.conformance.adapters.base import take_unsupported
+from adagrad.conformance.engine.claims import parse_claims
 from adagrad.conformance.engine.harness import (
     Case,
     ConformanceFailure,
@@ -18,17 +19,9 @@ from adagrad.conformance.engine.harness import (
     run_target,
     run_target_steps,
 )
+from adagrad.conformance.engine.state_mapping import NO_MAPPING, StateMapping, read_state
 from adagrad.conformance.engine.target import Target, TargetError, load_target
-from adagrad.conformance.engine.target_spec import (
-    NO_MAPPING,
-    SHIPPED,
-    StateMapping,
-    TargetSpec,
-    attach,
-    load_spec,
-    parse_claims,
-    read_state,
-)
+from adagrad.conformance.engine.target_spec import SHIPPED, TargetSpec, attach, load_spec
 
 from . import torch_api_targets as tt
 from .adapter_helpers import run_check, small_case
