@@ -93,7 +93,16 @@ CATALOGUE: tuple[Variant, ...] = (
         {"guard_zero": True},
         part="guard",
         libraries=("optax",),
-        reported=("torchopt",),
+    ),
+    Variant(
+        "update-only-where-positive",
+        "update 0 unless the accumulator is positive",
+        "where(s > 0, g / d, 0): an element whose accumulator is 0 or NaN is not updated, so a NaN gradient "
+        "leaves the parameter unchanged (no 0/0 NaN with eps = 0 either)",
+        ("R7", "R25"),
+        {"guard_update": True},
+        part="guard",
+        libraries=("torchopt",),
     ),
     Variant(
         "decoupled-weight-decay",

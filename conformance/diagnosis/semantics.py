@@ -48,7 +48,8 @@ class Semantics:
     eps_absent: bool = False  # sqrt(s), no eps at all
     eps_value: float | None = None  # a fixed eps replaces the given one
     eps_zero_default: float | None = None  # eps == 0 silently replaced by this value
-    guard_zero: bool = False  # update 0 where the accumulator is 0 (no 0/0 NaN)
+    guard_zero: bool = False  # update 0 where the accumulator is 0 (no 0/0 NaN): where(s > 0, 1/d, 0) * g
+    guard_update: bool = False  # update 0 unless the accumulator is positive, NaN g too: where(s > 0, g/d, 0)
     no_sqrt: bool = False  # s + eps instead of sqrt(s) + eps
     old_accumulator: bool = False  # the update divides by the accumulator before this step's g^2
     decoupled_wd: bool = False  # p -= clr * wd * p, the gradient left alone
@@ -345,15 +346,15 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             d = np.sqrt(sd) + eps
         if sem.momentum is not None:
             q = grad / d
-            if sem.guard_zero:
-                q = np.where(sd > 0, q, grad * 0.0)
+            if sem.guard_zero or sem.guard_update:
+                q = np.where(sd > 0, q, 0.0 if sem.guard_update else grad * 0.0)
             m = (1.0 - sem.momentum) * q + sem.momentum * st.m
             upd = clr * m
         else:
             m = st.m
             upd = clr * grad / d  # the oracle's order of operations: R1 replays bit for bit
-            if sem.guard_zero:
-                upd = np.where(sd > 0, upd, grad * 0.0)
+            if sem.guard_zero or sem.guard_update:
+                upd = np.where(sd > 0, upd, 0.0 if sem.guard_update else grad * 0.0)
         if sem.flush_subnormals:
             upd = _flush(upd, real)
         if sem.decoupled_wd and wd != 0:
@@ -373,7 +374,7 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
 
     if bounds:
         bounded = touched
-        if sem.guard_zero:  # a guarded element (s = 0, so g = 0) is left exactly as it was: no new error
+        if sem.guard_zero or sem.guard_update:  # a guarded element is left exactly as it was: no new error
             live = sd > 0
             if touched is not None:
                 live = live & touched.reshape(touched.shape + (1,) * (p.ndim - touched.ndim))

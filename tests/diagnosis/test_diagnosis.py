@@ -180,3 +180,17 @@ def test_zero_dimensional_parameters_replay_under_every_variant(variant):
     assert [np.shape(p) for p in steps[-1][0]] == [(), (2,)]
     diagnosis = diagnose([Record(case, steps, "zero-d")])
     assert diagnosis.failures <= 1
+
+
+def test_state_dict_handover_records_are_set_aside():
+    """A handover swaps the optimizer mid-run, which the case does not describe: never replayed, said in a note."""
+    records = _records(semantics_of("eps-inside-sqrt"))[:4]
+    handover = [
+        Record(r.case, r.trajectory, f"test_state_dict.py::test_handover_matches_uninterrupted_run[{i}]")
+        for i, r in enumerate(records)
+    ]
+    diagnosis = diagnose(records + handover, max_records=MAX_RECORDS)
+    assert diagnosis.set_aside == len(handover)
+    assert diagnosis.replayed == len(records)
+    assert any("state_dict handover" in n for n in diagnosis.notes)
+    assert "larger record(s) not replayed" not in diagnosis.summary()
