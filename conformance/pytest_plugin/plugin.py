@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import unittest
 import zlib
 from pathlib import Path
@@ -34,66 +33,26 @@ from typing import Any
 import pytest
 
 from adagrad.conformance.adapters.base import Resolved, resolve, take_unsupported
-from adagrad.conformance.engine.target import DEFAULT_TARGET, TargetError
+from adagrad.conformance.engine.target import TargetError
 from adagrad.conformance.features import FEATURES
 from adagrad.conformance.pytest_plugin import run_state
+from adagrad.conformance.pytest_plugin.escapes import TargetEscape, all_failures, failure_of
 from adagrad.conformance.pytest_plugin.known_divergences import (
     DEFAULT_FILE,
     DivergenceFileError,
     Divergences,
     load_divergences,
 )
+from adagrad.conformance.pytest_plugin.options import pytest_addoption  # noqa: F401 - a hook: pytest looks for it here
+from adagrad.conformance.pytest_plugin.recording import (
+    Recorder,
+    bounded_sections,
+    heartbeat,
+    meta_from_config,
+)
 
 _STATE_KEY = pytest.StashKey[dict]()
-#: Captured output kept per report section: head and tail (a target may print megabytes).
-CAPTURE_KEEP = 4096
 PATHS = ("for-loop", "foreach", "fused")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("adagrad-conformance")
-    group.addoption("--adagrad-target", default=DEFAULT_TARGET, help="module:attr of the Adagrad to check")
-    group.addoption("--adagrad-profile", default="ci", choices=("quick", "ci", "thorough"), help="hypothesis profile")
-    group.addoption("--adagrad-seed", default=0, type=int, help="seed of the drawn examples (default 0)")
-    group.addoption("--adagrad-exclude", action="append", default=[], metavar="FEATURE", help="exclude a feature")
-    group.addoption("--adagrad-xfails", default=None, metavar="FILE", help="a known-divergences file (TOML)")
-    group.addoption("--adagrad-strict", action="store_true", help="a known divergence that passes fails the run")
-    group.addoption("--adagrad-report", default=None, metavar="FILE", help="write a JSON report")
-    group.addoption(
-        "--adagrad-no-shrink", action="store_true", help="report the first failing example unshrunk (faster)"
-    )
-    group.addoption(
-        "--adagrad-adapter", default="torch", choices=("torch", "functional"), help="how the target is driven"
-    )
-    group.addoption(
-        "--adagrad-exec", default=None, metavar="COMMAND", help="check an external program (subprocess protocol)"
-    )
-    group.addoption(
-        "--adagrad-exec-timeout",
-        default=10.0,
-        type=float,
-        metavar="SECONDS",
-        help="per-answer time limit of --adagrad-exec",
-    )
-    group.addoption(
-        "--adagrad-device", default="cpu", metavar="DEVICE", help="torch device of the target's tensors (cpu, cuda)"
-    )
-    group.addoption(
-        "--adagrad-target-spec",
-        default=None,
-        metavar="FILE|module:attr",
-        help="the target's state mapping and claims (TOML/JSON file or entry point; 'none': no shipped spec)",
-    )
-    group.addoption(
-        "--adagrad-claims",
-        action="append",
-        default=[],
-        metavar="KEY=A,B",
-        help="what the target claims: dtypes, devices, paths, hyperparameters, features, not_claimed (repeatable)",
-    )
-    group.addoption(
-        "--adagrad-strict-support", action="store_true", help="a refusal of a case (unsupported) is a failure"
-    )
 
 
 def _active(config: pytest.Config) -> bool:
@@ -138,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from adagrad.conformance.engine.oracle_service import OracleClient
 
         OracleClient.start(dict(os.environ))  # before any target code is imported
-    config.pluginmanager.register(_Recorder(config), "adagrad-conformance-recorder")
+    config.pluginmanager.register(Recorder(config), "adagrad-conformance-recorder")
 
 
 def _uses_xdist(config: pytest.Config) -> bool:
@@ -232,29 +191,119 @@ def _target(pytestconfig: pytest.Config):
     return state["target"]
 
 
-class UlpsRecorder:
-    """What ``record_ulps`` is: called with a test's worst error in ulps; it also takes the
-    worst error of every step (``record_steps``) and the case's size (``record_size``), which
-    :func:`~.harness.judge` reports, for the plots and the smallest failing case."""
+test_id = run_state.test_id
 
-    #: Per test, at most this many series of at most this many steps go into the report.
-    MAX_SERIES, MAX_STEPS = 12, 400
 
-    def __init__(self, node: pytest.Item) -> None:
-        self.node = node
+_DIVERGENCE = pytest.StashKey[Any]()
+#: Outcome exceptions that only the suite may raise; from target code they are failures.
+_ESCAPES: tuple[type[BaseException], ...] = (
+    pytest.skip.Exception,
+    pytest.xfail.Exception,
+    pytest.exit.Exception,
+    unittest.SkipTest,
+    SystemExit,
+    KeyboardInterrupt,
+    GeneratorExit,
+)
 
-    def __call__(self, value: float) -> None:
-        self.node.user_properties.append(("ulps", float(value)))
 
-    def record_size(self, size: int) -> None:
-        self.node.user_properties.append(("case_size", int(size)))
+def _seed(config: pytest.Config, tid: str) -> int:
+    return zlib.crc32(f"{config.getoption('--adagrad-seed')}:{tid}".encode())
 
-    def record_steps(self, dtype: str, errors: list[float]) -> None:
-        series = [p for p in self.node.user_properties if p[0] == "step_ulps"]
-        if len(series) < self.MAX_SERIES:
-            # JSON has no infinity: a non-finite error (NaN where a number was due) is None
-            clean = [float(e) if e == e and abs(e) != float("inf") else None for e in errors[: self.MAX_STEPS]]
-            self.node.user_properties.append(("step_ulps", {"dtype": dtype, "errors": clean}))
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Seed the test from its id; attach unsupported requests; turn target escapes into failures."""
+    if _STATE_KEY not in item.config.stash:
+        return (yield)
+    obj = getattr(item, "obj", None)
+    if getattr(obj, "is_hypothesis_test", False):
+        from hypothesis import seed
+
+        seed(_seed(item.config, test_id(item.nodeid)))(getattr(obj, "__func__", obj))
+    take_unsupported()
+    try:
+        return (yield)
+    except _ESCAPES as exc:
+        if getattr(exc, "_adagrad_sanctioned", False):
+            raise
+        raise TargetEscape(
+            f"code under test raised {type(exc).__module__}.{type(exc).__name__}({exc}) during the test: "
+            "a target cannot skip, expect-fail or end its own checks"
+        ) from None
+    finally:
+        reasons = take_unsupported()
+        if reasons:
+            item.user_properties.append(("unsupported", reasons))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A hypothesis test none of whose examples the implementation supports is unsupported."""
+    from hypothesis.errors import Unsatisfiable
+
+    try:
+        return (yield)
+    except Unsatisfiable:
+        from adagrad.conformance.adapters.base import _SEEN
+
+        if not _SEEN:
+            raise
+        exc = pytest.skip.Exception("unsupported: " + "; ".join(dict.fromkeys(_SEEN)))
+        exc._adagrad_sanctioned = True  # type: ignore[attr-defined]
+        raise exc from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report: pytest.TestReport = yield
+    if _STATE_KEY not in item.config.stash or report.when != "call":
+        return bounded_sections(report)
+    exc = failure_of(call.excinfo)
+    details = getattr(exc, "details", None)
+    if report.failed and details:
+        report.user_properties.append(("failure", {k: v for k, v in details.items()}))
+        if getattr(exc, "size", None) is not None:
+            report.user_properties.append(("case_size", exc.size))
+    entries = item.stash.get(_DIVERGENCE, None)
+    if entries:
+        entry = entries[0]
+        failures = all_failures(call.excinfo.value) if call.excinfo is not None else []
+        matched = next((e for e in entries if failures and all(e.expects(f) for f in failures)), None)
+        if report.failed and matched is not None:
+            report.outcome = "skipped"
+            report.wasxfail = f"{matched.id}: {matched.reason}"
+            report.user_properties = [p for p in report.user_properties if p[0] != "divergence"]
+            report.user_properties.append(("divergence", matched.id))
+        elif report.failed:
+            expected = "; ".join(f"{e.id} expects {e.describe_expectation()}" for e in entries)
+            report.longrepr = f"{report.longreprtext}\n\nknown divergence {expected}; this failure is different"
+        elif report.passed:
+            report.wasxfail = f"{entry.id}: {entry.reason}"
+            if item.config.getoption("--adagrad-strict"):
+                report.outcome = "failed"
+                report.longrepr = f"[XPASS(strict)] known divergence {entry.id} did not occur: {entry.reason}"
+    return bounded_sections(report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    marker = item.get_closest_marker("time_limit")
+    heartbeat(item.nodeid, float(marker.args[0]) if marker else None)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    heartbeat(None)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _STATE_KEY not in config.stash:
+        return []
+    m = meta_from_config(config)
+    return [
+        f"adagrad-conformance: target {m['target']}, profile {m['profile']}, seed {m['seed']}, "
+        f"excluded: {', '.join(m['excluded']) or 'none'}"
+    ]
 
 
 def _feature(item: pytest.Item) -> str | None:
@@ -271,9 +320,6 @@ def _path(item: pytest.Item) -> str | None:
         if item.name.endswith(f"[{p}]") or f"[{p}-" in item.name or f"-{p}]" in item.name or f"-{p}-" in item.name:
             return p
     return None
-
-
-test_id = run_state.test_id
 
 
 @pytest.hookimpl(trylast=True)
@@ -343,237 +389,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 "description": state["resolved"].description if state["resolved"] else None,
             },
         )
-
-
-_DIVERGENCE = pytest.StashKey[Any]()
-#: Outcome exceptions that only the suite may raise; from target code they are failures.
-_ESCAPES: tuple[type[BaseException], ...] = (
-    pytest.skip.Exception,
-    pytest.xfail.Exception,
-    pytest.exit.Exception,
-    unittest.SkipTest,
-    SystemExit,
-    KeyboardInterrupt,
-    GeneratorExit,
-)
-
-
-class TargetEscape(AssertionError):
-    """Target code raised an outcome exception (skip, xfail, exit, interrupt) during a test."""
-
-
-def _seed(config: pytest.Config, tid: str) -> int:
-    return zlib.crc32(f"{config.getoption('--adagrad-seed')}:{tid}".encode())
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    """Seed the test from its id; attach unsupported requests; turn target escapes into failures."""
-    if _STATE_KEY not in item.config.stash:
-        return (yield)
-    obj = getattr(item, "obj", None)
-    if getattr(obj, "is_hypothesis_test", False):
-        from hypothesis import seed
-
-        seed(_seed(item.config, test_id(item.nodeid)))(getattr(obj, "__func__", obj))
-    take_unsupported()
-    try:
-        return (yield)
-    except _ESCAPES as exc:
-        if getattr(exc, "_adagrad_sanctioned", False):
-            raise
-        raise TargetEscape(
-            f"code under test raised {type(exc).__module__}.{type(exc).__name__}({exc}) during the test: "
-            "a target cannot skip, expect-fail or end its own checks"
-        ) from None
-    finally:
-        reasons = take_unsupported()
-        if reasons:
-            item.user_properties.append(("unsupported", reasons))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function):
-    """A hypothesis test none of whose examples the implementation supports is unsupported."""
-    from hypothesis.errors import Unsatisfiable
-
-    try:
-        return (yield)
-    except Unsatisfiable:
-        from adagrad.conformance.adapters.base import _SEEN
-
-        if not _SEEN:
-            raise
-        exc = pytest.skip.Exception("unsupported: " + "; ".join(dict.fromkeys(_SEEN)))
-        exc._adagrad_sanctioned = True  # type: ignore[attr-defined]
-        raise exc from None
-
-
-def _failure_of(excinfo: pytest.ExceptionInfo | None) -> BaseException | None:
-    if excinfo is None:
-        return None
-    exc = excinfo.value
-    while isinstance(exc, BaseExceptionGroup):  # hypothesis reports several distinct failures so
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _all_failures(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [e for sub in exc.exceptions for e in _all_failures(sub)]
-    return [exc]
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report: pytest.TestReport = yield
-    if _STATE_KEY not in item.config.stash or report.when != "call":
-        return _bounded(report)
-    exc = _failure_of(call.excinfo)
-    details = getattr(exc, "details", None)
-    if report.failed and details:
-        report.user_properties.append(("failure", {k: v for k, v in details.items()}))
-        if getattr(exc, "size", None) is not None:
-            report.user_properties.append(("case_size", exc.size))
-    entries = item.stash.get(_DIVERGENCE, None)
-    if entries:
-        entry = entries[0]
-        failures = _all_failures(call.excinfo.value) if call.excinfo is not None else []
-        matched = next((e for e in entries if failures and all(e.expects(f) for f in failures)), None)
-        if report.failed and matched is not None:
-            report.outcome = "skipped"
-            report.wasxfail = f"{matched.id}: {matched.reason}"
-            report.user_properties = [p for p in report.user_properties if p[0] != "divergence"]
-            report.user_properties.append(("divergence", matched.id))
-        elif report.failed:
-            expected = "; ".join(f"{e.id} expects {e.describe_expectation()}" for e in entries)
-            report.longrepr = f"{report.longreprtext}\n\nknown divergence {expected}; this failure is different"
-        elif report.passed:
-            report.wasxfail = f"{entry.id}: {entry.reason}"
-            if item.config.getoption("--adagrad-strict"):
-                report.outcome = "failed"
-                report.longrepr = f"[XPASS(strict)] known divergence {entry.id} did not occur: {entry.reason}"
-    return _bounded(report)
-
-
-def _bounded(report: pytest.TestReport) -> pytest.TestReport:
-    """Keep the head and tail of captured output; a target printing megabytes costs nothing."""
-    kept = []
-    for title, content in report.sections:
-        if len(content) > 2 * CAPTURE_KEEP:
-            dropped = len(content) - 2 * CAPTURE_KEEP
-            content = f"{content[:CAPTURE_KEEP]}\n[... {dropped} characters not kept ...]\n{content[-CAPTURE_KEEP:]}"
-        kept.append((title, content))
-    report.sections = kept
-    return report
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    marker = item.get_closest_marker("time_limit")
-    _heartbeat(item.nodeid, float(marker.args[0]) if marker else None)
-
-
-def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
-    _heartbeat(None)
-
-
-def _heartbeat(nodeid: str | None, min_limit: float | None = None) -> None:
-    """Tell the watchdog (``check``) which test this process runs now (and a longer limit it declares)."""
-    directory = run_state.state_dir()
-    if directory is None or "PYTEST_XDIST_WORKER" not in os.environ:  # only xdist workers are watched
-        return
-    try:
-        run_state.write_json(
-            directory / f"worker-{run_state.worker_name()}.json",
-            {
-                "pid": os.getpid(),
-                "test": test_id(nodeid) if nodeid else None,
-                "since": time.time(),
-                "min_limit": min_limit,
-            },
-        )
-    except OSError:
-        pass
-
-
-class _Recorder:
-    """On the process that receives reports (the xdist controller, or the only process):
-    one line per test report in ``results.jsonl``; the report at the end."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if hasattr(self.config, "workerinput"):
-            return
-        directory = run_state.state_dir()
-        props = dict(report.user_properties)
-        if directory is None or ("feature" not in props and "features/" not in report.nodeid):
-            return
-        if report.when not in ("call", "???") and report.outcome == "passed":
-            return
-        line = {
-            "id": test_id(report.nodeid),
-            "when": report.when,
-            "outcome": report.outcome,
-            "wasxfail": getattr(report, "wasxfail", None),
-            "duration": report.duration,
-            "skip_reason": _skip_reason(report),
-            "message": report.longreprtext if report.outcome == "failed" else "",
-            "properties": [[k, v] for k, v in report.user_properties if k != "feature"],
-            "feature": props.get("feature"),
-        }
-        run_state.append_jsonl(directory / "results.jsonl", line)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-        if hasattr(config, "workerinput") or os.environ.get("ADAGRAD_CONFORMANCE_CHECK"):
-            return  # `check` assembles and prints its own report
-        from adagrad.conformance.reporting.assemble import assemble
-
-        report = assemble(run_state.state_dir(), meta_from_config(config))
-        used = [d for d in report["divergences"] if d["used_by"]]
-        if used:
-            terminalreporter.section("known divergences accepted")
-            for d in used:
-                terminalreporter.write_line(f"{d['id']}: {d['reason']} ({len(d['used_by'])} test(s))")
-        for entry in report["stale_divergences"]:
-            terminalreporter.write_line(
-                f"warning: known-divergence entry {entry!r} lists a test that does not exist", yellow=True
-            )
-        path = config.getoption("--adagrad-report")
-        if path:
-            import json
-
-            Path(path).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
-
-
-def meta_from_config(config: pytest.Config) -> dict[str, Any]:
-    """What a report says about the run (target, profile, seed, options)."""
-    return {
-        "target": f"exec:{config.getoption('--adagrad-exec')}"
-        if config.getoption("--adagrad-exec")
-        else config.getoption("--adagrad-target"),
-        "adapter": "exec" if config.getoption("--adagrad-exec") else config.getoption("--adagrad-adapter"),
-        "profile": config.getoption("--adagrad-profile"),
-        "seed": config.getoption("--adagrad-seed"),
-        "strict": config.getoption("--adagrad-strict"),
-        "excluded": list(config.getoption("--adagrad-exclude")),
-        "device": config.getoption("--adagrad-device"),
-    }
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    if _STATE_KEY not in config.stash:
-        return []
-    m = meta_from_config(config)
-    return [
-        f"adagrad-conformance: target {m['target']}, profile {m['profile']}, seed {m['seed']}, "
-        f"excluded: {', '.join(m['excluded']) or 'none'}"
-    ]
