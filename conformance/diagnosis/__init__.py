@@ -11,7 +11,7 @@ error model; the variants that put every numerical failure within the model are 
 """
 
 from adagrad.conformance.diagnosis.catalogue import CATALOGUE, Fit, Variant, semantics_of, variant
-from adagrad.conformance.diagnosis.records import Record
+from adagrad.conformance.diagnosis.records import Record, from_run_state
 from adagrad.conformance.diagnosis.search import Diagnosis, Explanation, diagnose
 from adagrad.conformance.diagnosis.semantics import NotReplayable, Semantics, replay, trajectory
 
@@ -25,6 +25,7 @@ __all__ = [
     "Semantics",
     "Variant",
     "diagnose",
+    "from_run_state",
     "replay",
     "semantics_of",
     "trajectory",

@@ -147,6 +147,7 @@ CATALOGUE: tuple[Variant, ...] = (
         ("R4",),
         {"maximize_ignored": True},
         part="maximize",
+        libraries=("bitsandbytes (a group's maximize)", "DeepSpeed (an edited maximize)"),
     ),
     Variant(
         "lr-decay-off-by-one",
@@ -155,6 +156,15 @@ CATALOGUE: tuple[Variant, ...] = (
         ("R3",),
         {"lr_decay_offset": 1},
         part="decay",
+    ),
+    Variant(
+        "lr-decay-ignored",
+        "lr_decay ignored",
+        "lr_decay has no effect: the lr is never decayed",
+        ("R3",),
+        {"lr_decay_ignored": True},
+        part="decay",
+        libraries=("bitsandbytes (a group's lr_decay)", "DeepSpeed (an edited lr_decay)"),
     ),
     Variant(
         "decay-per-group-step",
@@ -319,6 +329,17 @@ CATALOGUE: tuple[Variant, ...] = (
         fit=Fit("fixed_tau", 0.1, "linear", 0.0, 4.0, observe="sum"),
         part="tau",
         reported=("optax, Keras, TF (default 0.1)",),
+    ),
+    Variant(
+        "group-tau-ignored",
+        "a group's own tau ignored",
+        "every parameter's accumulator starts at the constructor's initial_accumulator_value, whatever its "
+        "group says (torch's divergence D1; after fixed-initial-accumulator: with the constructor's default "
+        "tau 0 the two are one)",
+        ("R13",),
+        {"group_tau_ignored": True},
+        part="tau",
+        libraries=("torch.optim.Adagrad (D1)", "bitsandbytes"),
     ),
     Variant(
         "eps-zero-replaced",

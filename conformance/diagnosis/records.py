@@ -20,7 +20,7 @@ import numpy as np
 from adagrad.conformance.engine.harness import Case
 from adagrad.reference import SparseGrad
 
-__all__ = ["Record", "Trajectory", "decode_value", "encode_value"]
+__all__ = ["Record", "Trajectory", "decode_value", "encode_value", "from_run_state"]
 
 #: The target's (params, sums, steps) after each step, as :func:`~adagrad.conformance.engine.harness.run_target` yields.
 Trajectory = list[tuple[list[np.ndarray], list["np.ndarray | None"], list[int]]]
@@ -197,3 +197,42 @@ class Record:
         if not isinstance(data["test_id"], str):
             raise ValueError("a diagnosis record's test_id must be a string")
         return cls(case=case, trajectory=traj, test_id=data["test_id"])
+
+
+def from_run_state(raw: dict[str, Any]) -> Record:
+    """A :class:`Record` from one line of a check's ``records-*.jsonl`` (the oracle's failing cases:
+    the case encoded by ``engine.codec``, the target's values as bit patterns of its dtypes).
+
+    A complex case's values are pairs (real, imaginary) on a last axis of 2, when the target kept
+    the parameter complex; a target that returned real values (the imaginary part dropped) or an
+    accumulator of another shape keeps them as they are (the diagnosis then finds them unexplained).
+    Steps that raised are left out.
+    """
+    from adagrad.conformance.engine.codec import decode_case, decode_trajectory
+    from adagrad.conformance.engine.tensor_bits import decode_bits
+
+    case = decode_case(raw["case"])
+    shapes = [np.shape(p) for p in case.params]
+    cplx = case.dtype.startswith("complex")
+
+    def values(bits: Any, i: int) -> np.ndarray | None:
+        if bits is None:
+            return None
+        v = decode_bits(bits[1], bits[0])
+        if cplx and i < len(shapes) and v.shape == (*shapes[i], 2):
+            return v[..., 0] + 1j * v[..., 1]
+        return v
+
+    def count(s: Any) -> int:
+        return int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else int(s or 0)
+
+    trajectory = [
+        (
+            [values(b, i) for i, b in enumerate(st.params)],
+            [values(b, i) for i, b in enumerate(st.sums)],
+            [count(s) for s in st.steps],
+        )
+        for st in decode_trajectory(raw["trajectory"])
+        if not st.error
+    ]
+    return Record(case=case, trajectory=trajectory, test_id=raw["test_id"])

@@ -66,6 +66,8 @@ class Semantics:
     accumulator_dtype: str | None = None  # the accumulator stored in this dtype
     momentum: float | None = None  # m = (1-b) g/d + b m; p -= clr m
     lr_decay_offset: int = 0  # 1: lr / (1 + t lr_decay)
+    lr_decay_ignored: bool = False  # lr_decay has no effect
+    group_tau_ignored: bool = False  # every group starts at the constructor's tau (torch's D1)
     decay_counter: str = "param"  # "param" (R2/R3), "group" (step() calls of the group), "shared"
     step_without_grad: bool = False  # t advances for a parameter without a gradient
     step_in_dtype: bool = False  # t held in the parameter's dtype
@@ -186,6 +188,8 @@ def replay(case: Case, sem: Semantics, *, bounds: bool = True) -> Iterator[StepV
         groups.append(group)
         group_counts.append(0)
         tau = sem.fixed_tau if sem.fixed_tau is not None else hyper_of(group, "initial_accumulator_value")
+        if sem.group_tau_ignored and sem.fixed_tau is None:
+            tau = hyper_of({}, "initial_accumulator_value")
         for i in group["params"]:
             st = states[i]
             st.is_complex = bool(np.iscomplexobj(case.params[i]))
@@ -258,7 +262,7 @@ def _advance(t: int, sem: Semantics, real: str) -> int:
 def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, real, bounds, lr_dt, factor_dt) -> None:
     """One parameter's update under ``sem`` (in real pairs), its tolerance from the error model."""
     lr = hyper_of(group, "lr") if not sem.lr_edits_ignored else _lr0(case, group, hyper_of)
-    lr_decay = hyper_of(group, "lr_decay")
+    lr_decay = 0.0 if sem.lr_decay_ignored else hyper_of(group, "lr_decay")
     wd = hyper_of(group, "weight_decay")
     eps = hyper_of(group, "eps")
     maximize = (
@@ -369,6 +373,8 @@ def _step(case, sem, st, g, group, gi, group_counts, shared, hyper_of, inputs, r
             st.extra = st.extra + fmt.u * np.abs(decayed) + fmt.underflow
         else:
             p_new = p - upd
+        if sem.compute_dtype and _narrower(sem.compute_dtype, real):  # results held in the compute dtype too
+            p_new, s_new = inputs(p_new), inputs(s_new)
         if sem.flush_subnormals:
             p_new, s_new = _flush(p_new, real), _flush(s_new, real)
 

@@ -194,3 +194,18 @@ def test_state_dict_handover_records_are_set_aside():
     assert diagnosis.replayed == len(records)
     assert any("state_dict handover" in n for n in diagnosis.notes)
     assert "larger record(s) not replayed" not in diagnosis.summary()
+
+
+def test_strided_layout_records_are_set_aside():
+    """test_layout's non-contiguous cases fail by layout (R29), not by arithmetic: left out with a note;
+    its contiguous-contiguous case is replayed like any other."""
+    records = _records(semantics_of("eps-inside-sqrt"))[:3]
+    ids = [
+        "float32-transposed-contiguous-for-loop",
+        "float64-sliced-expanded-for-loop",
+        "float32-contiguous-contiguous-for-loop",
+    ]
+    laid = [Record(r.case, r.trajectory, f"test_layouts.py::test_layout[{i}]") for r, i in zip(records, ids)]
+    diagnosis = diagnose(laid, max_records=MAX_RECORDS)
+    assert diagnosis.set_aside == 2 and diagnosis.replayed == 1
+    assert any("non-contiguous" in n for n in diagnosis.notes)

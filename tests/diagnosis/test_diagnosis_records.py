@@ -155,3 +155,35 @@ def test_docs_list_the_catalogue():
     for v in CATALOGUE:
         assert f"| {', '.join(v.rules)} |" in rows[v.name], v.name
         assert all(lib in rows[v.name] for lib in v.libraries + v.reported), v.name
+
+
+def _run_state_line(case: Case, steps: list) -> dict:
+    from adagrad.conformance.engine.codec import encode_case, encode_trajectory
+
+    return {"case": encode_case(case), "trajectory": encode_trajectory(steps), "test_id": "t"}
+
+
+def test_run_state_records_decode_with_what_the_target_returned():
+    """A check's records-*.jsonl line decodes to a Record: complex values as complex where the target
+    kept the parameter complex, as they are where it returned real ones (bitsandbytes drops the
+    imaginary part: the runner once crashed there with 'too many indices for array')."""
+    from adagrad.conformance.diagnosis import from_run_state
+    from adagrad.conformance.engine.case import TargetStep
+    from adagrad.conformance.engine.tensor_bits import encode_bits
+
+    z = np.array(0.25 - 0.5j)
+    case = Case(dtype="complex128", params=[z], grads=[[np.array(0.125 + 0.25j)]], groups=[{"lr": 0.1, "params": [0]}])
+    pairs = np.stack([z.real, z.imag], axis=-1)
+    kept = TargetStep(params=[("float64", encode_bits(pairs, "float64"))], sums=[None], steps=[1])
+    dropped = TargetStep(
+        params=[("float64", encode_bits(np.array(0.25), "float64"))],
+        sums=[("float32", encode_bits(np.array(0.5), "float32"))],
+        steps=[("float32", encode_bits(np.array([1.0]), "float32"))],
+    )
+    broken = TargetStep(params=[], sums=[], steps=[], error="state unreadable")
+    record = from_run_state(_run_state_line(case, [kept, dropped, broken]))
+    assert len(record.trajectory) == 2
+    (p0, s0, t0), (p1, s1, t1) = record.trajectory
+    assert p0[0] == z and s0 == [None] and t0 == [1]
+    assert p1[0].dtype == np.float64 and p1[0] == 0.25 and s1[0] == 0.5 and t1 == [1]
+    assert diagnose([record]).failures == 1  # replayed, and unexplained: not a crash
