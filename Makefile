@@ -33,7 +33,7 @@ fixtures-check:
 	$(PY) -m adagrad.conformance.cli fixtures check
 
 compat:
-	$(PY) -m adagrad.conformance.compat
+	$(PY) tools/compat.py --out docs/compatibility.md
 
 # Render a passing and a failing HTML report, open each in headless Chromium (Debian package
 # `chromium`), save screenshots to reports/screenshots/; fails on console errors or broken images.
