@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adagrad.conformance.engine.target import Target, TargetError, load_target
+from adagrad.conformance.engine.target import Target, TargetError, import_object, load_target
 from adagrad.conformance.features import FEATURES
 
 __all__ = [
@@ -100,26 +100,6 @@ class Resolved:
         return [f for f in FEATURES if f not in self.claimed]
 
 
-def _import_object(spec: str) -> Any:
-    """``module:attr`` imported; unlike a torch target it need not be callable (an instance)."""
-    import importlib
-
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise TargetError(f"target {spec!r} must have the form 'module:attr'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # an optional library that is absent lands here: name it
-        raise TargetError(
-            f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise TargetError(f"module {module_name!r} has no attribute {attr!r} (target {spec!r})")
-        obj = getattr(obj, part)
-    return obj
-
-
 def resolve(
     spec: str | None,
     adapter: str = "torch",
@@ -161,7 +141,7 @@ def resolve(
     if adapter == "functional":
         from adagrad.conformance.adapters.functional import bridge, check_protocol
 
-        obj: Any = _import_object(spec)
+        obj: Any = import_object(spec)
         impl = obj() if isinstance(obj, type) else obj  # a class is instantiated with no arguments
         check_protocol(impl, spec)
         claimed = frozenset(impl.features) & CLAIMABLE

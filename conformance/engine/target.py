@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Target", "TargetError", "load_target"]
+__all__ = ["Target", "TargetError", "check_ref", "import_object", "load_target"]
 
 DEFAULT_TARGET = "torch.optim:Adagrad"
 #: Flags that select a path; at their off value they ask for nothing.
@@ -74,22 +74,35 @@ class Target:
         return self.spec
 
 
-def load_target(spec: str) -> Target:
-    """Import ``module:attr`` (attr may be dotted); raise :class:`TargetError` with one clear line."""
-    module_name, sep, attr = spec.partition(":")
+def check_ref(ref: str, what: str = "target") -> tuple[str, str]:
+    """``(module, attr)`` of a ``module:attr`` reference; :class:`TargetError` if it has another form."""
+    module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
-        raise TargetError(f"target {spec!r} must have the form 'module:attr', e.g. torch.optim:Adagrad")
+        raise TargetError(f"{what} {ref!r} must have the form 'module:attr', e.g. torch.optim:Adagrad")
+    return module_name, attr
+
+
+def import_object(ref: str, what: str = "target") -> Any:
+    """The object ``module:attr`` names (attr may be dotted); :class:`TargetError` with one clear
+    line, naming ``what`` it was for, if it cannot be imported."""
+    module_name, attr = check_ref(ref, what)
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # any import failure is the user's to fix: name it
         raise TargetError(
-            f"cannot import module {module_name!r} of target {spec!r}: {type(exc).__name__}: {exc}"
+            f"cannot import module {module_name!r} of {what} {ref!r}: {type(exc).__name__}: {exc}"
         ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise TargetError(f"module {module_name!r} has no attribute {attr!r} (target {spec!r})") from None
+            raise TargetError(f"module {module_name!r} has no attribute {attr!r} ({what} {ref!r})") from None
+    return obj
+
+
+def load_target(spec: str) -> Target:
+    """Import ``module:attr`` of a class or factory; raise :class:`TargetError` with one clear line."""
+    obj = import_object(spec)
     if not callable(obj):
         raise TargetError(f"target {spec!r} is a {type(obj).__name__}, not a class or factory")
     return Target(spec, obj)

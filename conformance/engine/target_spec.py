@@ -32,7 +32,6 @@ trajectories), and teacher-forced cases are *unsupported: not checkable without 
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,7 +44,7 @@ from adagrad.conformance.engine.claims import (
     parse_claims,
 )
 from adagrad.conformance.engine.state_mapping import StateMapping
-from adagrad.conformance.engine.target import Target, TargetError
+from adagrad.conformance.engine.target import Target, TargetError, check_ref, import_object
 
 __all__ = ["SHIPPED", "TargetSpec", "attach", "load_spec", "shipped_spec", "spec_from_dict"]
 
@@ -73,21 +72,6 @@ class TargetSpec:
 
 
 # -- loading ------------------------------------------------------------------------------------
-def _import(ref: str, what: str) -> Any:
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise TargetError(f"{what} {ref!r} must have the form 'module:attr'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - whatever the import raised, name it
-        raise TargetError(f"{what} {ref!r}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise TargetError(f"{what} {ref!r}: module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj
-
-
 def _callable(data: Mapping[str, Any], key: str, resolve: bool) -> Any:
     value = data.get(key)
     if value is None or callable(value):
@@ -95,18 +79,12 @@ def _callable(data: Mapping[str, Any], key: str, resolve: bool) -> Any:
     if not isinstance(value, str):
         raise TargetError(f"state: {key} must be 'module:attr' or a callable, got {value!r}")
     if not resolve:
-        _import_syntax(value, f"state.{key}")
+        check_ref(value, f"state.{key}")
         return None
-    obj = _import(value, f"state.{key}")
+    obj = import_object(value, f"state.{key}")
     if not callable(obj):
         raise TargetError(f"state.{key} {value!r} is not callable")
     return obj
-
-
-def _import_syntax(ref: str, what: str) -> None:
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise TargetError(f"{what} {ref!r} must have the form 'module:attr'")
 
 
 def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = True) -> TargetSpec:
@@ -167,9 +145,9 @@ def load_spec(ref: str, *, resolve: bool = True) -> TargetSpec:
             raise TargetError(f"target spec file {ref} cannot be parsed: {exc}") from None
         return spec_from_dict(data, str(path), resolve=resolve)
     if not resolve:
-        _import_syntax(ref, "target spec")
+        check_ref(ref, "target spec")
         return TargetSpec(name=ref)
-    obj = _import(ref, "target spec")
+    obj = import_object(ref, "target spec")
     if isinstance(obj, TargetSpec):
         return replace(obj, name=obj.name or ref)
     if isinstance(obj, Mapping):

@@ -3,13 +3,13 @@ feature, and passes every variant (conformant another way). Also the CLI's exit 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import run_check
 
 from adagrad.conformance.features import FEATURES
 
@@ -19,24 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def check(target: str, tmp_path: Path, *extra: str) -> tuple[int, str, dict]:
-    """Run ``adagrad-conformance check`` in a subprocess; return (status, output, JSON report)."""
-    report = tmp_path / "report.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "adagrad.conformance.cli",
-        "check",
-        target,
-        "--profile",
-        "quick",
-        "--report",
-        str(report),
-        *extra,
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return proc.returncode, proc.stdout + proc.stderr, data
+    """``check TARGET --profile quick`` in a subprocess (tests/run_check.py); (status, output, report)."""
+    status, out, report, _ = run_check.check(tmp_path, target, "--profile", "quick", *extra, timeout=600)
+    return status, out, report
 
 
 def _failed_features(report: dict) -> set[str]:
