@@ -168,7 +168,8 @@ def compare_arrays(
     if not bad.any():
         return worst, None
     idx = np.unravel_index(int(np.argmax(np.where(bad, err_ulps, -1))), e.shape)
-    tol = float(b[idx] / units[idx])
+    with np.errstate(over="ignore"):  # a bound beyond the dtype's range is an infinite tolerance
+        tol = float(b[idx] / units[idx])
     return worst, {
         "statement": f"{int(bad.sum())} of {bad.size} element(s) outside the error model; worst at "
         f"{tuple(int(i) for i in idx)}: target {float(a[idx])!r}, oracle {float(e[idx])!r}, |diff| {err[idx]:.3g} = "
