@@ -8,7 +8,7 @@ uses this spec unless ``--target-spec`` says otherwise.
   ``initial_accumulator_value != 0`` raise ``ValueError`` (*unsupported*, with the library's
   message); no ``maximize``, ``foreach``, ``fused``, ``differentiable`` (TypeError: unsupported).
 - State, created lazily at a parameter's first step: ``state[p]["step"]`` (a Python int) and
-  ``state[p]["state1"]``, torch's ``sum``: float32 whatever the param's dtype; in the 8-bit
+  ``state[p]["state1"]``, torch's ``sum``: float32 whatever the param's dtype (``sum_dtype``); in the 8-bit
   optimizer, for a parameter of ``min_8bit_size`` (4,096) elements or more, a uint8 code per
   element into ``state[p]["qmap1"]`` (256 values) scaled by ``state[p]["absmax1"]`` per block of
   256 elements (blockwise dynamic quantization). :func:`dequantize` reads it as bitsandbytes'
@@ -61,6 +61,8 @@ def write(opt: Any, start: Sequence[tuple[Any, int]]) -> None:
 
 
 SPEC = TargetSpec(
-    state=StateMapping(sum_key="state1", step_key="step", step_type="int", sum_transform=dequantize, write=write),
+    state=StateMapping(
+        sum_key="state1", step_key="step", step_type="int", sum_dtype="float32", sum_transform=dequantize, write=write
+    ),
     name="adagrad.conformance.adapters.bitsandbytes_adagrad:SPEC",
 )
