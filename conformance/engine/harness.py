@@ -51,7 +51,9 @@ __all__ = [
     "run_target_steps",
     "run_oracle",
     "run_target",
+    "refuse_whole_test",
     "snippet",
+    "torch_layout_required",
     "target_state",
     "to_numpy",
     "to_torch",
@@ -151,3 +153,24 @@ def _fail(target: Target, case: Case, message: str, what: str, details: dict[str
         {**details, "snippet": snippet(target, case)},
         case.size,
     )
+
+
+def refuse_whole_test(target: Target, reason: str) -> None:
+    """The whole test is unsupported for ``target`` with ``reason`` (a failure under
+    ``--strict-support``); for a target the suite did not load (no spec) this does nothing and
+    the caller's own assertion decides."""
+    if getattr(target, "target_spec", None) is None:
+        return
+    from adagrad.conformance.engine.refusals import refuse
+
+    refuse(target, reason, whole_test=True)
+
+
+def torch_layout_required(target: Target, subject: str) -> None:
+    """A test whose subject is torch's own state_dict layout (``subject``) is unsupported for a
+    target that declares its own layout (a state mapping in its target spec)."""
+    spec = getattr(target, "target_spec", None)
+    if spec is not None and spec.state is not None:
+        refuse_whole_test(
+            target, f"{subject} is torch's state_dict layout; the target declares its own (state mapping)"
+        )

@@ -85,7 +85,7 @@ def distributed_runs(target: Any, tmp_path_factory: pytest.TempPathFactory) -> t
     with _exclusive(Path(base) / f"distributed-{key}.lock"):
         done = out / "done.json"
         if not done.exists():
-            problem = spawn(target.spec, out, SPAWN_LIMIT)
+            problem = spawn(target.spec, out, SPAWN_LIMIT, getattr(target.target_spec, "name", "") or "none")
             done.write_text(json.dumps({"problem": problem}))
     return out, json.loads(done.read_text())["problem"]
 

@@ -90,7 +90,8 @@ def to_harness_case(case: Case) -> HarnessCase:
     tau (torch, D1): then only cases whose groups differ in tau (rule R13) can tell.
     """
     groups = [{**g.hyperparameters(), "params": list(g.params)} for g in case.groups]
-    options = {} if len(groups) == 1 else {"initial_accumulator_value": case.groups[0].initial_accumulator_value}
+    tau = case.groups[0].initial_accumulator_value
+    options = {"initial_accumulator_value": tau} if len(groups) > 1 and tau else {}
     edits = {
         k: [(gi, key, value) for gi, changes in step.set_groups for key, value in changes.items()]
         for k, step in enumerate(case.steps)

@@ -18,6 +18,11 @@ pytestmark = feature("groups")
 DTYPES = ["float64", "float32"]
 
 
+def _constructor_tau(tau: float) -> dict[str, float]:
+    """The constructor's tau as a user writes it: left out at its default (0)."""
+    return {"initial_accumulator_value": tau} if tau else {}
+
+
 @st.composite
 def group_cases(draw, *, dtype: str, added_at: int | None = None, options: dict | None = None) -> Case:
     """2-3 groups, each with its own drawn hyperparameters except tau, which all groups and the
@@ -36,7 +41,7 @@ def group_cases(draw, *, dtype: str, added_at: int | None = None, options: dict 
         params=[draw(arrays(dtype=dtype, shape=s, kind="param")) for s in shp],
         grads=[[draw(arrays(dtype=dtype, shape=s, kind="grad")) for s in shp] for _ in range(n_steps)],
         groups=groups,
-        options={"initial_accumulator_value": hypers[0]["initial_accumulator_value"], **(options or {})},
+        options={**_constructor_tau(hypers[0]["initial_accumulator_value"]), **(options or {})},
     )
 
 
@@ -75,7 +80,7 @@ def test_per_group_initial_accumulator_value(target, record_ulps, default_tau, t
         params=params,
         grads=grads,
         groups=groups,
-        options={"initial_accumulator_value": default_tau, **options},
+        options={**_constructor_tau(default_tau), **options},
     )
     check_case(target, case, record_ulps, what="per-group tau")
 

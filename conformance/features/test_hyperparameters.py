@@ -159,7 +159,7 @@ def test_zero_gradient(target, record_ulps, eps, tau, options, data):
         cases(
             dtype="float64",
             hyper=hyperparameters(
-                initial_accumulator_value=tau, eps=eps, lr_decay=None, weight_decay=False, maximize=None
+                initial_accumulator_value=tau, eps=eps, lr_decay=False, weight_decay=False, maximize=False
             ),
             steps=(2, 4),
             options=options,
