@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from adagrad.conformance.engine.case import Case
-from adagrad.conformance.engine.target import Target
+from adagrad.conformance.engine.target import OFF_FLAGS, Target
 from adagrad.conformance.engine.torch_io import is_default
 from adagrad.reference import SparseGrad
 
@@ -41,10 +41,15 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
     for p in case.params:
         lines.append(f"    torch.tensor({_literal(p)}, dtype=torch.{cdt}).to(dt).requires_grad_(),")
     lines.append("]")
+    # A path flag at its off value is left out, as Target.make leaves it out for a library
+    # without it (on CPU torch's default path is then the for-loop, the same one).
+    options = {
+        k: v for k, v in case.options.items() if k not in OFF_FLAGS or v not in (None, False) or case.device != "cpu"
+    }
     if len(case.groups) == 1:
         g = case.groups[0]
         given = {k: v for k, v in g.items() if k != "params" and not is_default(case, k, v)}
-        hyper = ", ".join(f"{k}={_hyper_literal(case, k, v)}" for k, v in {**given, **case.options}.items())
+        hyper = ", ".join(f"{k}={_hyper_literal(case, k, v)}" for k, v in {**given, **options}.items())
         lines.append(f"opt = Target([{', '.join(f'params[{i}]' for i in g['params'])}], {hyper})")
     else:
         lines.append("opt = Target([")
@@ -55,8 +60,15 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
                 if k != "params" and not is_default(case, k, v)
             )
             lines.append(f"    {{'params': [{', '.join(f'params[{i}]' for i in g['params'])}], {hyper}}},")
-        lines.append(f"], **{case.options!r})")
-    if case.start is not None:
+        lines.append(f"], **{options!r})")
+    mapping = getattr(getattr(target, "target_spec", None), "state", None)
+    if case.start is not None and mapping is not None:
+        lines.append("# the start state, written through the target spec's state mapping")
+        lines.append("from adagrad.conformance.engine.target_spec import load_spec")
+        lines.append(f"mapping = load_spec({target.target_spec.name!r}).state")
+        starts = ", ".join(f"(torch.tensor({_literal(s)}, dtype=torch.{cdt}).to(dt), {int(t)})" for s, t in case.start)
+        lines.append(f"mapping.write_all(opt, [{starts}])")
+    elif case.start is not None:
         lines.append("sd = opt.state_dict()")
         for i, (s, t) in enumerate(case.start):
             lines.append(
@@ -77,5 +89,9 @@ def snippet(target: Target, case: Case, max_elements: int = 400) -> str:
             else:
                 lines.append(f"params[{i}].grad = torch.tensor({_literal(g)}, dtype=torch.{cdt}).to(dt)")
         lines.append("opt.step()")
-    lines.append("print([p.detach() for p in params], opt.state_dict()['state'])")
+    lines.append(
+        "print([p.detach() for p in params], mapping.read_all(opt))"
+        if mapping is not None
+        else "print([p.detach() for p in params], opt.state_dict()['state'])"
+    )
     return "\n".join("    " + line for line in lines)
