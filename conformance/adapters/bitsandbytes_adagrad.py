@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adagrad.conformance.engine.target_spec import StateMapping, TargetSpec
+from adagrad.conformance.engine.state_mapping import StateMapping
+from adagrad.conformance.engine.target_spec import TargetSpec
 
 __all__ = ["BLOCKSIZE", "SPEC", "dequantize", "write"]
 

@@ -22,7 +22,9 @@ spec unless ``--target-spec`` says otherwise.
 
 from __future__ import annotations
 
-from adagrad.conformance.engine.target_spec import Claims, StateMapping, TargetSpec
+from adagrad.conformance.engine.claims import Claims
+from adagrad.conformance.engine.state_mapping import StateMapping
+from adagrad.conformance.engine.target_spec import TargetSpec
 
 __all__ = ["SPEC"]
 

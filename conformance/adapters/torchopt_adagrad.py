@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adagrad.conformance.engine.target_spec import StateMapping, TargetSpec
+from adagrad.conformance.engine.state_mapping import StateMapping
+from adagrad.conformance.engine.target_spec import TargetSpec
 
 __all__ = ["SPEC", "read", "write"]
 
