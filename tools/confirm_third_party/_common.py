@@ -82,3 +82,37 @@ def main(causes: Sequence[Callable[[], None]]) -> None:
     for cause in causes:
         if not chosen or cause.__name__ in chosen:
             cause()
+
+
+def sparse_step(factory: Callable[..., Any]) -> str:
+    """One step with a sparse COO gradient on a 4 x 2 param: row 0 after it, or the exception."""
+    p = torch.ones(4, 2, requires_grad=True)
+    opt = factory([p], lr=0.1)
+    p.grad = torch.sparse_coo_tensor([[0, 0, 3]], torch.ones(3, 2), (4, 2))
+
+    def step() -> list[float]:
+        opt.step()
+        return p.detach()[0].tolist()
+
+    return outcome(step)
+
+
+def grad_after_step(factory: Callable[..., Any]) -> str:
+    """What ``p.grad`` holds after one step (torch leaves the gradient as given)."""
+    p = torch.tensor([1.0, -2.0], requires_grad=True)
+    g = torch.tensor([0.5, 0.25])
+    p.grad = g.clone()
+    factory([p], lr=0.1).step()
+    return f"p.grad {p.grad.tolist()} (given {g.tolist()})"
+
+
+def half_accumulators(factory: Callable[..., Any], accumulator: Callable[[Any, torch.Tensor], torch.Tensor]) -> str:
+    """The accumulator's dtype after one step, for a float16 and a bfloat16 param."""
+    dtypes = []
+    for dtype in (torch.float16, torch.bfloat16):
+        p = torch.ones(2, dtype=dtype, requires_grad=True)
+        opt = factory([p], lr=0.1)
+        p.grad = torch.ones(2, dtype=dtype)
+        opt.step()
+        dtypes.append(f"{dtype} param: {accumulator(opt, p).dtype} accumulator")
+    return ", ".join(dtypes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 
 import _common
-from _common import kind, outcome, trajectory, ulps
+from _common import half_accumulators, kind, outcome, sparse_step, trajectory, ulps
 
 _common.library_first(__file__)
 
@@ -94,17 +94,7 @@ def float64_computed_in_float32() -> None:
 def half_param_float32_state() -> None:
     """numerics test_long_low_precision_run[float16, bfloat16] (R30: the accumulator in the param's
     dtype): state1 is float32 whatever the param's dtype (more precise than torch's, not less)."""
-    out = []
-    for factory in (torch.optim.Adagrad, bnb.optim.Adagrad):
-        dtypes = []
-        for dtype in (torch.float16, torch.bfloat16):
-            p = torch.ones(2, dtype=dtype, requires_grad=True)
-            opt = factory([p], lr=0.1)
-            p.grad = torch.ones(2, dtype=dtype)
-            opt.step()
-            dtypes.append(f"{dtype} param: {accumulator(opt, p).dtype} accumulator")
-        out.append(", ".join(dtypes))
-    say("half-precision params", *out)
+    say("half-precision params", *(half_accumulators(f, accumulator) for f in (torch.optim.Adagrad, bnb.optim.Adagrad)))
 
 
 def complex_imaginary_dropped() -> None:
@@ -176,18 +166,7 @@ def param_relaid() -> None:
 def sparse_crashes() -> None:
     """sparse test_sparse_matches_oracle[*], golden sparse-*: update_step calls grad.contiguous(),
     which a sparse COO tensor does not support (the message does not name sparse gradients)."""
-    out = []
-    for factory in (torch.optim.Adagrad, bnb.optim.Adagrad):
-        p = torch.ones(4, 2, requires_grad=True)
-        opt = factory([p], lr=0.1)
-        p.grad = torch.sparse_coo_tensor([[0, 0, 3]], torch.ones(3, 2), (4, 2))
-
-        def step(opt=opt, p=p):
-            opt.step()
-            return p.detach()[0].tolist()
-
-        out.append(outcome(step))
-    say("sparse gradient", *out)
+    say("sparse gradient", *(sparse_step(f) for f in (torch.optim.Adagrad, bnb.optim.Adagrad)))
 
 
 def multi_element_lr_tensor() -> None:

@@ -14,7 +14,7 @@ state), so nothing here is about them.
 from __future__ import annotations
 
 import _common
-from _common import kind, outcome, trajectory
+from _common import grad_after_step, half_accumulators, kind, outcome, trajectory
 
 _common.library_first(__file__)
 
@@ -31,14 +31,7 @@ def say(cause: str, torch_gives: object, lib_gives: object) -> None:
 def grad_overwritten() -> None:
     """grad-readonly test_dense_grad_unchanged[defaults, weight_decay]: the C++ step writes
     -lr * update into p.grad (``grads[k] = grad * step_size``)."""
-    out = []
-    for factory in (torch.optim.Adagrad, DeepSpeedCPUAdagrad):
-        p = torch.tensor([1.0, -2.0], requires_grad=True)
-        g = torch.tensor([0.5, 0.25])
-        p.grad = g.clone()
-        factory([p], lr=0.1).step()
-        out.append(f"p.grad {p.grad.tolist()} (given {g.tolist()})")
-    say("p.grad after a step", *out)
+    say("p.grad after a step", *(grad_after_step(f) for f in (torch.optim.Adagrad, DeepSpeedCPUAdagrad)))
 
 
 def strided_param_not_updated() -> None:
@@ -82,18 +75,15 @@ def half_param_float32_state() -> None:
     """numerics test_long_low_precision_run[float16, bfloat16] (R30: the accumulator in the
     param's dtype): exp_avg_sq is float32 (fp32_optimizer_states=True, the default); the values
     are as precise as torch's or more."""
-    out = []
-    for factory in (torch.optim.Adagrad, DeepSpeedCPUAdagrad):
-        dtypes = []
-        for dtype in (torch.float16, torch.bfloat16):
-            p = torch.ones(2, dtype=dtype, requires_grad=True)
-            opt = factory([p], lr=0.1)
-            p.grad = torch.ones(2, dtype=dtype)
-            opt.step()
-            state = opt.state[p]
-            dtypes.append(f"{dtype} param: {state.get('sum', state.get('exp_avg_sq')).dtype} accumulator")
-        out.append(", ".join(dtypes))
-    say("half-precision params", *out)
+
+    def accumulator(opt, p):
+        state = opt.state[p]
+        return state.get("sum", state.get("exp_avg_sq"))
+
+    say(
+        "half-precision params",
+        *(half_accumulators(f, accumulator) for f in (torch.optim.Adagrad, DeepSpeedCPUAdagrad)),
+    )
 
 
 def uncoalesced_sparse_refused() -> None:

@@ -15,7 +15,7 @@ import io
 import pickle
 
 import _common
-from _common import kind, outcome, trajectory
+from _common import grad_after_step, kind, outcome, sparse_step, trajectory
 
 _common.library_first(__file__)
 
@@ -53,14 +53,7 @@ def lr_decay_in_float32() -> None:
 
 def grad_overwritten() -> None:
     """grad-readonly test_dense_grad_unchanged[*]: the step writes the update into p.grad."""
-    out = []
-    for factory in (torch.optim.Adagrad, torchopt.Adagrad):
-        p = torch.tensor([1.0, -2.0], requires_grad=True)
-        g = torch.tensor([0.5, 0.25])
-        p.grad = g.clone()
-        factory([p], lr=0.1).step()
-        out.append(f"p.grad {p.grad.tolist()} (given {g.tolist()})")
-    say("p.grad after a step", *out)
+    say("p.grad after a step", *(grad_after_step(f) for f in (torch.optim.Adagrad, torchopt.Adagrad)))
 
 
 def expanded_grad_refused() -> None:
@@ -127,18 +120,7 @@ def complex_128() -> None:
 def sparse_unsupported() -> None:
     """sparse test_sparse_matches_oracle[*], golden sparse-*, grad-readonly
     test_sparse_grad_unchanged: a sparse COO gradient crashes the step."""
-    out = []
-    for factory in (torch.optim.Adagrad, torchopt.Adagrad):
-        p = torch.ones(4, 2, requires_grad=True)
-        opt = factory([p], lr=0.1)
-        p.grad = torch.sparse_coo_tensor([[0, 0, 3]], torch.ones(3, 2), (4, 2))
-
-        def step(opt=opt, p=p):
-            opt.step()
-            return p.detach()[0].tolist()
-
-        out.append(outcome(step))
-    say("sparse gradient", *out)
+    say("sparse gradient", *(sparse_step(f) for f in (torch.optim.Adagrad, torchopt.Adagrad)))
 
 
 def group_dicts_unsupported() -> None:
