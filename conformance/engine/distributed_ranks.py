@@ -300,6 +300,10 @@ def _refusal(target: Any, options: dict[str, Any]) -> str | None:
         opt.step()
     except Exception as exc:  # noqa: BLE001 - any refusal: reported, not judged here
         return f"the target refuses this path in a single process too ({type(exc).__name__}: {exc})"
+    except BaseException as exc:  # the suite's "unsupported" signal (pytest's skip), from Target.make
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return f"the target refuses this path in a single process too ({exc})"
     return None
 
 

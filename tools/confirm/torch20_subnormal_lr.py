@@ -1,7 +1,8 @@
-"""Known divergence T14: torch 2.0, foreach=True, float64: a subnormal lr (2**-1048) on subnormal params.
+"""Known divergence T5 on a subnormal lr: torch 2.0, foreach=True, float64 params, lr = 2**-1048.
 
 Run with a torch 2.0 environment (e.g. `.tox/torch2_0/bin/python tools/confirm/torch20_subnormal_lr.py`):
-the for-loop matches the exact update, foreach leaves the params unchanged; torch 2.3+ matches on both.
+the for-loop matches the exact update; foreach rounds the lr to float32, where 2**-1048 is 0, and
+leaves the params unchanged; torch 2.3+ matches on both paths.
 """
 
 import torch
