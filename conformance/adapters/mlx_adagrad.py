@@ -89,7 +89,12 @@ class MlxAdagrad:
         out = []
         for i in range(n):
             s = opt.state[str(i)]["v"]
-            out.append(np.array(s.astype(mx.float32)) if s.dtype == mx.bfloat16 else np.array(s))
+            if s.dtype == mx.bfloat16:  # MLX keeps a bfloat16 parameter's accumulator in bfloat16: so do we
+                import ml_dtypes
+
+                out.append(np.array(s.astype(mx.float32)).astype(ml_dtypes.bfloat16))
+            else:
+                out.append(np.array(s))
         return out
 
     def load(self, state: Any, sums: Sequence[np.ndarray], steps: Sequence[int]) -> Any:

@@ -103,7 +103,7 @@ class ApplyAdagradV2:
         return out, {**state, "sums": sums, "t": counts}
 
     def accumulators(self, state: dict[str, Any]) -> list[np.ndarray]:
-        return [s.astype(np.float32) if s.dtype.name == "bfloat16" else s for s in state["sums"]]
+        return list(state["sums"])  # in the parameter's dtype, as the kernel keeps them (bfloat16 included)
 
     def step_counts(self, state: dict[str, Any]) -> list[int]:
         return list(state["t"])
