@@ -220,10 +220,16 @@ class Checked:
     seconds: float | None = None
     exit_status: int | None = None
     confirmed: dict[str, str] | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _save(checked: Checked, workdir: Path) -> None:
-    meta = {"library": checked.library, "seconds": checked.seconds, "exit_status": checked.exit_status}
+    meta = {
+        "library": checked.library,
+        "seconds": checked.seconds,
+        "exit_status": checked.exit_status,
+        "notes": list(checked.notes),
+    }
     (workdir / f"{checked.library}.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
@@ -234,7 +240,11 @@ def load_saved(lib: Library, workdir: Path) -> Checked | None:
         return None
     info = json.loads(meta.read_text())
     return Checked(
-        lib.name, as_report(json.loads(report.read_text())), seconds=info["seconds"], exit_status=info["exit_status"]
+        lib.name,
+        as_report(json.loads(report.read_text())),
+        seconds=info["seconds"],
+        exit_status=info["exit_status"],
+        notes=tuple(info.get("notes", ())),
     )
 
 
@@ -258,6 +268,8 @@ def run_library(lib: Library, workdir: Path, timeout: float = 900) -> Checked:
         as_report(json.loads(out.read_text())),
         seconds=round(time.monotonic() - start),
         exit_status=proc.returncode,
+        # what check printed beside the report, e.g. "note: diagnosis failed: ..."
+        notes=tuple(line[len("note: ") :] for line in proc.stdout.splitlines() if line.startswith("note: ")),
     )
     _save(checked, workdir)
     return checked
@@ -326,12 +338,13 @@ def _cells(checked: Checked, features: list[str], names: dict[str, str]) -> list
     return [names.get(status.get(f, "not run"), status.get(f, "not run")) for f in features]
 
 
-def explained_cell(report: Report | None) -> str:
+def explained_cell(report: Report | None, notes: tuple[str, ...] = ()) -> str:
     """The diagnosis in a table cell: the variants that explain every numerical failure, or the
-    partial explanation that goes furthest; ``-`` without a diagnosis (nothing numerical failed)."""
+    partial explanation that goes furthest; ``-`` without a diagnosis (nothing numerical failed),
+    ``diagnosis failed`` when check said so."""
     diagnosis = report.diagnosis if report is not None else None
     if not isinstance(diagnosis, dict):
-        return "-"
+        return "diagnosis failed (below)" if any(n.startswith("diagnosis failed") for n in notes) else "-"
     if diagnosis.get("explained_by"):
         return " + ".join(diagnosis["explained_by"][0]["labels"])
     if not diagnosis.get("failures"):
@@ -358,7 +371,9 @@ def _table(checked: list[Checked], features: list[str], names: dict[str, str]) -
     )
     out.append(
         "| **explained by** | "
-        + " | ".join("n/a" if c.report is None else explained_cell(c.report).replace("|", "\\|") for c in checked)
+        + " | ".join(
+            "n/a" if c.report is None else explained_cell(c.report, c.notes).replace("|", "\\|") for c in checked
+        )
         + " |"
     )
     return out
@@ -380,6 +395,7 @@ def _section(c: Checked, lib: Library) -> list[str]:
     ]
     if verdict(rep)[0] == "not-verified":
         out += [verdict_line(rep), ""]
+    out += [f"check noted: {n}" for n in c.notes] + ([""] if c.notes else [])
     summary = diagnosis_summary(rep)
     if summary:
         out += ["Diagnosis (what the failures are; [`diagnosis.md`](diagnosis.md) says how to read it):", ""]

@@ -83,3 +83,14 @@ def test_the_tool_takes_its_output_path(compat):
     with pytest.raises(SystemExit):
         compat.main([])  # --out is required
     assert Path(compat.__file__).parent.name == "tools"
+
+
+def test_a_failed_diagnosis_is_not_shown_as_nothing_to_explain(compat):
+    """check prints "note: diagnosis failed: ..." and the report has no diagnosis: the cell says so."""
+    rep = Report.from_json(failing_report())
+    assert compat.explained_cell(rep) == "-"
+    assert compat.explained_cell(rep, ("diagnosis failed: IndexError: x",)) == "diagnosis failed (below)"
+    text = compat.render(
+        [compat.Checked("onnx", rep, seconds=1, exit_status=1, notes=("diagnosis failed: IndexError: x",))]
+    )
+    assert "check noted: diagnosis failed: IndexError: x" in text
