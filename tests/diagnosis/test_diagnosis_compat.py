@@ -87,7 +87,9 @@ def test_the_tool_takes_its_output_path(compat):
 
 def test_a_failed_diagnosis_is_not_shown_as_nothing_to_explain(compat):
     """check prints "note: diagnosis failed: ..." and the report has no diagnosis: the cell says so."""
-    rep = Report.from_json(failing_report())
+    data = failing_report()
+    data["diagnosis"] = None
+    rep = Report.from_json(data)
     assert compat.explained_cell(rep) == "-"
     assert compat.explained_cell(rep, ("diagnosis failed: IndexError: x",)) == "diagnosis failed (below)"
     text = compat.render(
