@@ -15,9 +15,9 @@ _COMMON = dict(
     deadline=None,  # a target's speed is not what this suite judges; the per-case timeout is
     database=None,  # no example database: runs are reproducible and leave nothing behind
     suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
+        HealthCheck.too_slow,  # the target's speed is not judged here (see deadline)
+        HealthCheck.data_too_large,  # cases with 4,096+ element tensors (quantized state shows only there)
+        HealthCheck.filter_too_much,  # strategies are constructive; rejections are a target's refusals (unsupported)
         HealthCheck.function_scoped_fixture,  # record_ulps only appends: sharing it across examples is intended
     ],
     print_blob=False,
