@@ -285,8 +285,14 @@ class FunctionalOptimizer:
             for _p, s, t in zip(group["params"], sums, self._step_counts(gi)):
                 # the accumulator as the implementation holds it, in its own dtype
                 held = np.array(s)
-                held = held.astype(np.float32) if held.dtype.name == "bfloat16" else held
-                state[sid] = {"step": torch.tensor(float(t)), "sum": torch.from_numpy(held)}
+                total = (
+                    torch.from_numpy(held.astype(np.float32)).to(
+                        torch.bfloat16
+                    )  # exact: NumPy has no bfloat16 for torch
+                    if held.dtype.name == "bfloat16"
+                    else torch.from_numpy(held)
+                )
+                state[sid] = {"step": torch.tensor(float(t)), "sum": total}
                 ids.append(sid)
                 sid += 1
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": ids})

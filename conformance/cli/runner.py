@@ -186,33 +186,9 @@ def _diagnose(report: dict[str, Any], state: Path) -> None:
     if not records:
         return
     try:
-        from adagrad.conformance.diagnosis import Record, diagnose
-        from adagrad.conformance.engine.codec import decode_case, decode_trajectory
-        from adagrad.conformance.engine.tensor_bits import decode_bits
+        from adagrad.conformance.diagnosis import diagnose, from_run_state
 
-        def values(b, cplx):
-            if b is None:
-                return None
-            v = decode_bits(b[1], b[0])
-            return v[..., 0] + 1j * v[..., 1] if cplx else v
-
-        recs = []
-        for r in records:
-            case = decode_case(r["case"])
-            cplx = case.dtype.startswith("complex")
-            traj = [
-                (
-                    [values(p, cplx) for p in st.params],
-                    [values(s, cplx) for s in st.sums],
-                    [
-                        int(decode_bits(s[1], s[0]).ravel()[0]) if isinstance(s, tuple) else int(s or 0)
-                        for s in st.steps
-                    ],
-                )
-                for st in decode_trajectory(r["trajectory"])
-                if not st.error
-            ]
-            recs.append(Record(case=case, trajectory=traj, test_id=r["test_id"]))
+        recs = [from_run_state(r) for r in records]
         diagnosis = diagnose(recs)
         report["diagnosis"] = diagnosis.to_json()
         report["diagnosis_records"] = [r.to_json() for r in recs]

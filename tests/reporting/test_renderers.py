@@ -207,25 +207,3 @@ def test_html_without_matplotlib_says_what_to_install(monkeypatch):
         report_html.require_matplotlib()
     with pytest.raises(ImportError, match=r"--html\) needs matplotlib"):
         report_html.render_html(passing_report())
-
-
-def test_compat_matrix_renders_from_the_model():
-    from adagrad.conformance.compat import Checked, render
-
-    text = render(
-        [
-            Checked("torch", Report.from_json(passing_report()), seconds=12, exit_status=0),
-            Checked("optax", Report.from_json(FAILING), seconds=100, exit_status=1),
-            Checked("mlx", skipped="not installed here (mlx)"),
-        ]
-    )
-    assert "| hyperparameters | conformant | **differs** | n/a |" in text
-    assert "| numerics-float64 | conformant | conformant | n/a |" in text
-    assert "| **verdict** | conformant | **differs** | n/a |" in text
-    hyper = next(line for line in text.splitlines() if line.startswith("- **hyperparameters** (3 tests failed): "))
-    smallest = next(
-        r for r in FAILING["results"] if r["id"] == "test_hyperparameters.py::test_flag_combination[float64-0]"
-    )
-    f = smallest["failure"]
-    assert hyper.endswith(f"{f['statement']} (relative error {abs(f['target'] - f['oracle']) / abs(f['oracle']):.2g})")
-    assert "Not checked: not installed here (mlx)." in text
