@@ -11,11 +11,7 @@ from adagrad.conformance.features import FEATURES
 
 #: Claimable values.
 DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
-
-
 PATHS = ("for-loop", "foreach", "fused")
-
-
 HYPERPARAMETERS = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize")
 
 
@@ -144,15 +140,12 @@ def check_construction_claims(target: Target, params: Any, hyper: Mapping[str, A
     a group) sets to other than torch's default."""
     from adagrad.conformance.engine.comparison import HYPER_DEFAULTS
 
-    tensors = [
-        t
-        for x in (params if isinstance(params, (list, tuple)) else ())
-        for t in (x.get("params", ()) if isinstance(x, Mapping) else (x,))
-    ]
+    given_params = params if isinstance(params, (list, tuple)) else ()  # an iterator is the target's alone
+    tensors = [t for x in given_params for t in (x.get("params", ()) if isinstance(x, Mapping) else (x,))]
     first = next((t for t in tensors if hasattr(t, "dtype") and hasattr(t, "device")), None)
     if first is None:
         return
-    settings = [hyper, *(x for x in params if isinstance(x, Mapping))]
+    settings = [hyper, *(x for x in given_params if isinstance(x, Mapping))]
     given = [
         k
         for d in settings
