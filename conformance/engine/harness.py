@@ -8,7 +8,10 @@ target holds after each step bit-exactly (:mod:`.tensor_bits`), and sends case a
 the oracle's process (:mod:`.oracle_service`), which runs :class:`adagrad.reference.ReferenceAdagrad`
 and compares under the error model (:mod:`.comparison`). No oracle arithmetic and no comparison
 runs in the process that runs the target. A deviation raises :class:`ConformanceFailure` with the
-first failing step and a reproducing snippet.
+first failing step and a reproducing snippet (:mod:`.snippet`).
+
+This module is what feature tests import: judging lives here; running a case on the target is
+:mod:`.target_run` (with :mod:`.torch_io` and :mod:`.case_refusals`), re-exported here.
 """
 
 from __future__ import annotations
