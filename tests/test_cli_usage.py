@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from adagrad.conformance.features import FEATURES
+
 CLI = [sys.executable, "-m", "adagrad.conformance.cli"]
 
 
@@ -65,3 +67,15 @@ def test_only_with_auto_workers_and_a_seed(tmp_path):
     ran = {r["feature"] for r in data["results"] if r["outcome"] != "excluded"}
     assert ran == {"hyperparameters"}, ran
     assert "seed 7" in proc.stdout
+
+
+def test_list_features_names_the_paths_each_feature_runs_on():
+    """``--list-features`` prints every feature with the paths its tests run on (from collection)."""
+    proc = subprocess.run([*CLI, "check", "--list-features"], env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    assert set(FEATURES) <= set(lines), sorted(set(FEATURES) - set(lines))
+    for name in ("numerics-float64", "groups", "layouts", "non-finite", "missing-grads"):
+        assert "[paths: " in lines[name] and all(p in lines[name] for p in ("for-loop", "foreach", "fused")), lines[
+            name
+        ]

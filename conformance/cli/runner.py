@@ -38,12 +38,34 @@ from adagrad.conformance.reporting.assemble import environment
 __all__ = ["run_check"]
 
 
+def list_features(args: argparse.Namespace) -> int:
+    """``check --list-features``: each feature, what it checks, and the paths its tests run on (from
+    the suite's own collection for the target, default torch.optim:Adagrad: nothing is run)."""
+    paths: dict[str, set[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="adagrad-features-") as name:
+        tmp = Path(name)
+        cmd = pytest_command(args, tmp)
+        cmd[cmd.index("-n") + 1] = "0"  # collection only, in one process
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **{run_state.ENV: str(tmp)})
+        proc = subprocess.run([*cmd, "--collect-only"], cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+        for plan in sorted(tmp.glob("plan-*.json")):
+            for test in json.loads(plan.read_text())["tests"]:
+                paths.setdefault(test["feature"], set()).add(test["path"] or "default path")
+    if not paths:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
+        print(f"(the paths could not be collected: {tail[0]})")
+    order = ["default path", "for-loop", "foreach", "fused"]
+    for name, text in FEATURES.items():
+        on = sorted(paths.get(name, ()), key=lambda p: order.index(p) if p in order else len(order))
+        print(f"{name:20} {text}" + (f" [paths: {', '.join(on)}]" if on else ""))
+    return 0
+
+
 def run_check(args: argparse.Namespace) -> int:
     """The ``check`` subcommand."""
     if args.list_features:
-        for name, text in FEATURES.items():
-            print(f"{name:20} {text}")
-        return 0
+        return list_features(args)
     problem = validate(args)
     if problem:
         return usage_error(problem)
