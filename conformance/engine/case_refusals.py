@@ -84,30 +84,42 @@ def _same_state(a: TargetStep, b: TargetStep) -> bool:
 
 
 def judge_refusal(
-    target: Target, case: Case, exc: Exception, k: int | None, before: TargetStep | None, after: Any
+    target: Target,
+    case: Case,
+    exc: Exception,
+    k: int | None,
+    before: TargetStep | None,
+    after: Any,
+    wrote: Any = None,
 ) -> None:
     """Whether a target's exception is a clean refusal of what the case asks: then the case is
     unsupported (the library's message as the reason) unless ``--strict-support``; else return
-    (the caller re-raises: a failure)."""
+    (the caller re-raises: a failure). ``after`` reads the target's state now; ``wrote`` says
+    whether the failed step wrote its params or state in place (even without changing a bit)."""
+    from adagrad.conformance.engine.refusals import engaged, refuse
+
     if getattr(target, "target_spec", None) is None or not isinstance(exc, REFUSAL_TYPES):
+        engaged()
         return
     message = " ".join(str(exc).split()) or type(exc).__name__
     drawn, fixed = _asked(case, k)
     named_drawn = _names_one_of(message, drawn)
     if not (named_drawn or _names_one_of(message, fixed)) or _torch_refusal(case):
+        engaged()
         return
     if before is not None:
         try:
             now = after()
         except Exception:  # noqa: BLE001 - unreadable after the refusal: not clean
+            engaged()
             return
-        if not _same_state(before, now):
+        if not _same_state(before, now) or (wrote is not None and wrote()):
+            engaged()
             raise AssertionError(
                 f"the target refused ({type(exc).__name__}: {message}) after step {k + 1} had "
-                "already changed its params or state: a refusal must come before any change"
+                "already changed its params or state (their values, or an in-place write): a refusal "
+                "must come before any change"
             ) from exc
-    from adagrad.conformance.engine.refusals import refuse
-
     refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=not named_drawn, cause=exc)
 
 

@@ -16,11 +16,25 @@ STREAK_LIMIT = 5
 
 
 _STREAK: dict[str, Any] = {"test": None, "reason": None, "count": 0}
+#: The test (pytest's id) some example of which ran on the target or failed: from then on a
+#: refusal in it abandons only its own example, never the whole test, so that an example refused
+#: while hypothesis shrinks a failure (or after one ran) cannot turn the test into "unsupported".
+_ENGAGED: dict[str, Any] = {"test": None}
+
+
+def _current_test() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+
+
+def engaged() -> None:
+    """An example of the current test ran on the target or failed (see :data:`_ENGAGED`)."""
+    _ENGAGED["test"] = _current_test()
 
 
 def supported() -> None:
     """A case ran on the target: the current streak of refusals is broken."""
     _STREAK.update(test=None, reason=None, count=0)
+    engaged()
 
 
 def refuse(target: Target, reason: str, *, whole_test: bool, cause: BaseException | None = None) -> None:
@@ -37,10 +51,10 @@ def refuse(target: Target, reason: str, *, whole_test: bool, cause: BaseExceptio
         ) from cause
     from adagrad.conformance.adapters.base import _SEEN, signal_unsupported
 
-    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    test = _current_test()
     streak = _STREAK["count"] + 1 if (_STREAK["test"], _STREAK["reason"]) == (test, reason) else 1
     _STREAK.update(test=test, reason=reason, count=streak)
-    if not whole_test and streak < STREAK_LIMIT:
+    if _ENGAGED["test"] == test or not whole_test and streak < STREAK_LIMIT:
         signal_unsupported(reason)
     import pytest
 
@@ -101,10 +115,41 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
     if hyper.get("differentiable") and (hyper.get("foreach") or hyper.get("fused")):
         return  # torch refuses this path at its step: the test judges the target's refusal against torch's
     named = names_one_of(str(exc), sorted(set(asked)))
-    if named and _torch_accepts(params, hyper):
+    if named and (_torch_accepts(params, hyper) or _refused_altogether(target, params, hyper, named, exc)):
         refuse(
             target,
             f"{type(exc).__name__}: {message[:300]}",
             whole_test=all(k not in HYPER_DEFAULTS for k in named),
             cause=exc,
         )
+
+
+#: A valid value other than torch's default for each validated hyperparameter: what a target that
+#: supports the hyperparameter at all must accept.
+_VALID_NON_DEFAULT = {"lr": 0.5, "lr_decay": 0.5, "weight_decay": 0.5, "initial_accumulator_value": 0.5, "eps": 0.5}
+
+
+def _refused_altogether(
+    target: Target, params: Any, hyper: Mapping[str, Any], named: Sequence[str], exc: BaseException
+) -> bool:
+    """Whether the target refuses a hyperparameter the call sets to a value torch rejects too
+    (``lr_decay=-0.5``) for every value: it raises the same exception type, naming it, for a valid
+    non-default value as well (``lr_decay=0.5``) that torch accepts. Such a target does not support
+    the hyperparameter, so how it validates one cannot be checked; a target that accepts the valid
+    value validates the bad one, and the calling test judges its exception."""
+    if not isinstance(params, (list, tuple)) or any(isinstance(p, Mapping) for p in params):
+        return False
+    for key in named:
+        if key not in _VALID_NON_DEFAULT or key not in hyper:
+            continue
+        probe = {**hyper, key: _VALID_NON_DEFAULT[key]}
+        if not _torch_accepts(params, probe):
+            continue
+        try:
+            target.factory(list(params), **probe)
+        except type(exc) as again:
+            if key in names_one_of(str(again), [key]):
+                return True
+        except Exception:  # noqa: BLE001 - another exception for the valid value: not the same refusal
+            continue
+    return False

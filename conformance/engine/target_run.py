@@ -85,6 +85,40 @@ def _load_start(opt: Any, case: Case, target: Target | None = None) -> Any:
     return opt
 
 
+def write_counts(opt: Any, tensors: list[Any]) -> dict[int, int]:
+    """How often each tensor the target holds as params or state has been written in place (torch's
+    version counter, by tensor id): a refusal after a write to one of them is not clean even when
+    the write left its bits unchanged (a tiny addend absorbed by a large sum), so whether a
+    refusal is clean does not depend on the values an example draws. State is what the optimizer
+    keeps in its attributes whose names contain ``state`` (``state``, torchopt's
+    ``state_groups``), walked through dicts, lists and tuples."""
+    import torch
+
+    counts: dict[int, int] = {}
+    seen: set[int] = set()
+
+    def walk(x: Any, depth: int) -> None:
+        if isinstance(x, torch.Tensor):
+            counts[id(x)] = x._version
+            return
+        if depth > 6 or id(x) in seen:
+            return
+        seen.add(id(x))
+        if isinstance(x, dict):
+            for v in list(x.values()):
+                walk(v, depth + 1)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v, depth + 1)
+
+    for t in tensors:
+        walk(t, 0)
+    for name, value in list(getattr(opt, "__dict__", {}).items()):
+        if "state" in name:
+            walk(value, 0)
+    return counts
+
+
 def _untouched(case: Case, i: int, k: int) -> bool:
     """Param ``i`` had no gradient in steps 0..k and no loaded start: its state is the initial one."""
     return case.start is None and all(case.grads[j][i] is None for j in range(min(k + 1, len(case.grads))))
@@ -203,6 +237,7 @@ def run_target_steps(
     watched = getattr(target, "target_spec", None) is not None
     before = read_step(opt, tensors, case, -1, target) if watched else None
     for k, step_grads in enumerate(case.grads):
+        written = write_counts(opt, tensors) if watched else None
         try:
             for group in case.groups:
                 if group.get("added_at") == k:
@@ -213,7 +248,15 @@ def run_target_steps(
                 p.grad = torch_grad(g, case)
             opt.step()
         except Exception as exc:
-            judge_refusal(target, case, exc, k, before, lambda k=k: read_step(opt, tensors, case, k - 1, target))
+            judge_refusal(
+                target,
+                case,
+                exc,
+                k,
+                before,
+                lambda k=k: read_step(opt, tensors, case, k - 1, target),
+                wrote=lambda written=written: write_counts(opt, tensors) != written,
+            )
             raise
         before = read_step(opt, tensors, case, k, target)
         if watched and k == 0:

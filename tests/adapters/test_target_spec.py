@@ -112,6 +112,21 @@ def test_constructor_refusal_is_unsupported_with_the_library_message():
     assert take_unsupported() and list(run_target_steps(target, small_case()))  # the default case runs
 
 
+@pytest.mark.parametrize("bad", [-0.5, float("nan")])
+def test_validation_of_a_hyperparameter_refused_altogether_is_unsupported(bad):
+    """A target refusing every non-zero lr_decay refuses a bad one too: its validation of lr_decay
+    cannot be checked (unsupported, with its message); one that takes lr_decay and words its
+    rejection otherwise than torch keeps the exception for the validation test to judge."""
+    target = attach(Target("refuses_lr_decay", tt.refuses_lr_decay))
+    take_unsupported()
+    with pytest.raises(pytest.skip.Exception) as excinfo:
+        target.make([torch.zeros(2, requires_grad=True)], lr_decay=bad)
+    assert "Lr Decay != 0.0 not supported!" in unsupported_reason(excinfo)
+    own = attach(Target("own_wording", tt.own_wording))
+    with pytest.raises(ValueError, match="^lr_decay must be non-negative"):
+        own.make([torch.zeros(2, requires_grad=True)], lr_decay=bad)
+
+
 def test_strict_support_makes_a_refusal_a_failure():
     target = attach(Target("LazyRenamed", tt.LazyRenamed), strict_support=True)
     with pytest.raises(AssertionError, match="--strict-support"):
@@ -122,6 +137,48 @@ def test_refusal_after_a_change_is_a_failure():
     target = attach(Target("RefusesAfterChange", tt.RefusesAfterChange), spec_ref=None)
     with pytest.raises(AssertionError, match="after step 1 had already changed its params or state"):
         list(run_target_steps(target, small_case(weight_decay=0.1)))
+
+
+def test_a_write_before_a_refusal_fails_whatever_the_values():
+    """A step that writes its state in place and then refuses is a failure even when the write
+    changes no bit (a small addend absorbed by a large sum): the verdict does not depend on the
+    drawn example. From fresh state nothing is written first: unsupported."""
+    target = Target("WritesThenRefusesComplex", tt.WritesThenRefusesComplex, target_spec=TargetSpec(state=MAPPING))
+    case = small_case("complex128", steps=1)
+    loaded = clone_case(case, start=[(np.array([1.0, 2.0, 0.5]), 3), (np.array([[0.25, 4.0]]), 3)])
+    with pytest.raises(
+        AssertionError,
+        match=r"after step 1 had already changed its params or state \(their values, or an in-place write\)",
+    ):
+        list(run_target_steps(target, loaded))
+    with pytest.raises(pytest.skip.Exception, match="complex parameters are not supported"):
+        list(run_target_steps(target, case))
+
+
+def test_a_test_with_an_example_that_ran_is_never_made_wholly_unsupported():
+    """Once an example of a test ran (or failed), a later refusal, even of what the whole test
+    fixes, abandons only its own example: hypothesis goes on and reports the failure it finds,
+    also when it meets the refusal while shrinking."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from adagrad.conformance.engine.refusals import engaged, refuse, supported
+
+    target = Target("t", tt.LazyRenamed)
+
+    @settings(database=None, max_examples=60, derandomize=True)
+    @given(st.integers(0, 40))
+    def inner(n):
+        if n == 0:
+            supported()  # an example that ran
+        elif n % 2:
+            engaged()
+            raise AssertionError("a wrong result")
+        else:
+            refuse(target, "NotImplementedError: complex128 is not supported", whole_test=True)
+
+    with pytest.raises(AssertionError, match="a wrong result"):
+        inner()
 
 
 def test_targets_built_outside_the_suite_keep_every_exception():

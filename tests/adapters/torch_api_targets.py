@@ -49,6 +49,21 @@ class RefusesAfterChange(LazyRenamed):
         return super().step(closure)
 
 
+class WritesThenRefusesComplex(LazyRenamed):
+    """Writes its accumulator in place, then refuses a complex parameter (as torchopt does). The
+    write adds 0, so no bit changes: only the write itself shows the refusal was not clean."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and p.is_complex():
+                    if "acc" in self.state[p]:
+                        self.state[p]["acc"].add_(0.0)
+                    raise NotImplementedError("complex parameters are not supported")
+        return super().step(closure)
+
+
 class WrongEps(LazyRenamed):
     """eps inside the square root: a real deviation the mapping must let the suite see."""
 
@@ -65,6 +80,21 @@ class WrongEps(LazyRenamed):
                 state["acc"].addcmul_(p.grad, p.grad, value=1)
                 p.addcdiv_(p.grad, state["acc"].add(group["eps"]).sqrt(), value=-group["lr"])
         return None
+
+
+def refuses_lr_decay(params, lr=1e-2, lr_decay=0.0, **hyper):
+    """torch's Adagrad that refuses every lr_decay but 0, in its own words (as bitsandbytes does)."""
+    if lr_decay != 0.0:
+        raise ValueError("Lr Decay != 0.0 not supported!")
+    return torch.optim.Adagrad(params, lr=lr, **hyper)
+
+
+def own_wording(params, lr=1e-2, lr_decay=0.0, **hyper):
+    """torch's Adagrad that validates lr_decay in its own words: it supports lr_decay, so its
+    message for a bad one is a deviation from torch's."""
+    if not lr_decay >= 0.0:
+        raise ValueError(f"lr_decay must be non-negative, got {lr_decay}")
+    return torch.optim.Adagrad(params, lr=lr, lr_decay=lr_decay, **hyper)
 
 
 def no_foreach_factory(params, lr=1e-2):
