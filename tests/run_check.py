@@ -42,6 +42,23 @@ def new_marker() -> tuple[str, str]:
     return "ADAGRAD_TEST_MARKER", uuid.uuid4().hex
 
 
+def check_usage(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``check *args`` from ``tmp_path`` as a user types it, output captured (for usage errors)."""
+    cmd = [sys.executable, "-m", "adagrad.conformance.cli", "check", *args]
+    return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
+
+
+def pyargs_command(target: str, profile: str, *extra: str) -> list[str]:
+    """The user's own pytest run of the suite: ``pytest --pyargs adagrad.conformance
+    --adagrad-target TARGET --adagrad-profile PROFILE`` (no cache, quiet, library UserWarnings
+    ignored), then ``extra``. Spelled out here as a user types it, not taken from the suite's own
+    runner (``cli/suite_process.py``), so that the two can be compared."""
+    return [
+        sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target", target,
+        "--adagrad-profile", profile, "-p", "no:cacheprovider", "-q", "-W", "ignore::UserWarning", *extra,
+    ]  # fmt: skip
+
+
 def check(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> tuple[int, str, dict, float]:

@@ -23,10 +23,14 @@ class LazyRenamed(torch.optim.Optimizer):
                 if not state:
                     state["t"], state["acc"] = 0, torch.zeros_like(p)
                 state["t"] += 1
-                g = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
-                state["acc"].addcmul_(g, g, value=1)
-                p.addcdiv_(g, state["acc"].sqrt().add_(group["eps"]), value=-group["lr"])
+                self.update(p, state, group)
         return None
+
+    def update(self, p, state, group):
+        """One parameter's update from its (already counted) state."""
+        g = p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
+        state["acc"].addcmul_(g, g, value=1)
+        p.addcdiv_(g, state["acc"].sqrt().add_(group["eps"]), value=-group["lr"])
 
 
 class OpaqueState(LazyRenamed):
@@ -36,17 +40,10 @@ class OpaqueState(LazyRenamed):
 class RefusesAfterChange(LazyRenamed):
     """Takes ``weight_decay`` but refuses it in step, after it advanced the step count."""
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and group["weight_decay"] != 0:
-                    state = self.state[p]
-                    if not state:
-                        state["t"], state["acc"] = 0, torch.zeros_like(p)
-                    state["t"] += 1
-                    raise NotImplementedError("weight_decay is not supported")
-        return super().step(closure)
+    def update(self, p, state, group):
+        if group["weight_decay"] != 0:
+            raise NotImplementedError("weight_decay is not supported")
+        super().update(p, state, group)
 
 
 class WritesThenRefusesComplex(LazyRenamed):
@@ -67,19 +64,9 @@ class WritesThenRefusesComplex(LazyRenamed):
 class WrongEps(LazyRenamed):
     """eps inside the square root: a real deviation the mapping must let the suite see."""
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["t"], state["acc"] = 0, torch.zeros_like(p)
-                state["t"] += 1
-                state["acc"].addcmul_(p.grad, p.grad, value=1)
-                p.addcdiv_(p.grad, state["acc"].add(group["eps"]).sqrt(), value=-group["lr"])
-        return None
+    def update(self, p, state, group):
+        state["acc"].addcmul_(p.grad, p.grad, value=1)
+        p.addcdiv_(p.grad, state["acc"].add(group["eps"]).sqrt(), value=-group["lr"])
 
 
 def refuses_lr_decay(params, lr=1e-2, lr_decay=0.0, **hyper):

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from run_check import ROOT, alive_with, check
+from run_check import ROOT, alive_with, check, check_usage
 
 H = "tests.conformance.hostile"
 
@@ -149,13 +149,7 @@ def test_user_pytest_configuration_does_not_reach_the_run(tmp_path):
 def test_bad_options_refused_at_once(tmp_path, args, needle):
     """Each bad option: exit 2, one line, in under 2 seconds (nothing imported, nothing run)."""
     t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "adagrad.conformance.cli", "check", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = check_usage(tmp_path, *args, timeout=60)
     seconds = time.monotonic() - t0
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

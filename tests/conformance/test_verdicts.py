@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from run_check import pyargs_command
 
 from adagrad.conformance.features import FEATURES
 from adagrad.conformance.reporting.model import validate
@@ -24,26 +25,7 @@ def _by_id(report: dict) -> dict[str, tuple]:
 def _pyargs(tmp_path: Path, target: str, *extra: str) -> dict:
     report = tmp_path / "pyargs.json"
     excludes = [a for f in FEATURES if f != ONLY for a in ("--adagrad-exclude", f)]
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "adagrad.conformance",
-        "--adagrad-target",
-        target,
-        "--adagrad-profile",
-        "quick",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "-W",
-        "ignore::UserWarning",
-        "--adagrad-report",
-        str(report),
-        *excludes,
-        *extra,
-    ]
+    cmd = pyargs_command(target, "quick", "--adagrad-report", str(report), *excludes, *extra)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert report.exists(), proc.stdout[-3000:] + proc.stderr[-2000:]

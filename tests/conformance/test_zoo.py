@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -118,13 +117,7 @@ def test_unimportable_target_is_a_usage_error(tmp_path):
 )
 def test_usage_errors(tmp_path, args, needle):
     """Usage errors exit 2 and say what is wrong."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "adagrad.conformance.cli", "check", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_check.check_usage(tmp_path, *args)
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
 
 
@@ -133,26 +126,8 @@ def test_usage_errors(tmp_path, args, needle):
 def test_pytest_pyargs_from_any_directory_ci_profile(tmp_path, target):
     """`pytest --pyargs adagrad.conformance --adagrad-target T` runs from a bare directory, under
     the ci profile (more examples than check's quick default), and passes torch and ours."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "adagrad.conformance",
-        "--adagrad-target",
-        target,
-        "--adagrad-profile",
-        "ci",
-        "-n",
-        "2",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "ignore::UserWarning",
-        "--adagrad-exclude",
-        "distributed",
-    ]  # spawned processes: the check tests above run it
+    # distributed (spawned processes): the check tests above run it
+    cmd = run_check.pyargs_command(target, "ci", "-n", "2", "--adagrad-exclude", "distributed")
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert "passed" in proc.stdout.splitlines()[-1]
@@ -164,9 +139,7 @@ def test_variant_passes_under_pytest_pyargs(name, tmp_path):
     """Each variant also passes under the user's own pytest (`pytest --pyargs`, from a bare
     directory, quick profile), with the examples `check` draws (both seed from the test id)."""
     excludes = [a for f in ["distributed", *zoo.excludes(name)] for a in ("--adagrad-exclude", f)]
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "adagrad.conformance", "--adagrad-target",
-           f"tests.conformance.zoo:{name}", "--adagrad-profile", "quick", "-p", "no:cacheprovider", "-q",
-           "-W", "ignore::UserWarning", *excludes]  # fmt: skip
+    cmd = run_check.pyargs_command(f"tests.conformance.zoo:{name}", "quick", *excludes)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-5000:]
