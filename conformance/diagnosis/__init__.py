@@ -10,10 +10,13 @@ error model; the variants that put every numerical failure within the model are 
   variant play the target.
 """
 
-from adagrad.conformance.diagnosis.catalogue import CATALOGUE, Fit, Variant, semantics_of, variant
+from adagrad.conformance.diagnosis.catalogue import CATALOGUE, semantics_of, variant
 from adagrad.conformance.diagnosis.records import Record, from_run_state
-from adagrad.conformance.diagnosis.search import Diagnosis, Explanation, diagnose
-from adagrad.conformance.diagnosis.semantics import NotReplayable, Semantics, replay, trajectory
+from adagrad.conformance.diagnosis.replay import replay, trajectory
+from adagrad.conformance.diagnosis.result import Diagnosis, Explanation
+from adagrad.conformance.diagnosis.search import diagnose
+from adagrad.conformance.diagnosis.semantics import NotReplayable, Semantics
+from adagrad.conformance.diagnosis.variant import Fit, Variant
 
 __all__ = [
     "CATALOGUE",

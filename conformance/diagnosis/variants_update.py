@@ -1,0 +1,187 @@
+"""Catalogue entries that change what the update computes.
+
+eps (its place, its absence), the 0/0 guards, weight decay, maximize, lr_decay, the step counter,
+the denominator, lr edits, sparse duplicates and complex parameters. In catalogue order
+(:mod:`.catalogue`).
+"""
+
+from __future__ import annotations
+
+from adagrad.conformance.diagnosis.variant import Variant
+
+__all__ = ["UPDATE"]
+
+UPDATE: tuple[Variant, ...] = (
+    Variant(
+        "eps-inside-sqrt",
+        "eps inside the square root",
+        "divides by sqrt(s + eps) instead of sqrt(s) + eps",
+        ("R7",),
+        {"eps_inside": True},
+        part="eps-place",
+        libraries=("optax", "Keras 3", "Keras 3 on TensorFlow"),
+        reported=("tf_keras", "MXNet 1.x", "TF.js", "river"),
+    ),
+    Variant(
+        "no-eps",
+        "no eps at all",
+        "divides by sqrt(s): the eps given is ignored",
+        ("R7",),
+        {"eps_absent": True},
+        part="eps-place",
+        reported=("jax.example_libraries", "tf.raw_ops ApplyAdagrad", "tf.compat.v1"),
+    ),
+    Variant(
+        "guard-zero",
+        "0/0 guarded to 0",
+        "where the accumulator is 0 the update is 0 (no NaN with eps = 0)",
+        ("R7",),
+        {"guard_zero": True},
+        part="guard",
+        libraries=("optax",),
+    ),
+    Variant(
+        "update-only-where-positive",
+        "update 0 unless the accumulator is positive",
+        "where(s > 0, g / d, 0): an element whose accumulator is 0 or NaN is not updated, so a NaN gradient "
+        "leaves the parameter unchanged (no 0/0 NaN with eps = 0 either)",
+        ("R7", "R25"),
+        {"guard_update": True},
+        part="guard",
+        libraries=("torchopt",),
+    ),
+    Variant(
+        "decoupled-weight-decay",
+        "decoupled weight decay",
+        "p -= clr * weight_decay * p; the gradient (and so the accumulator) gets no weight-decay term",
+        ("R5",),
+        {"decoupled_wd": True},
+        part="wd",
+        libraries=("Keras 3", "Keras 3 on TensorFlow"),
+        reported=("tf_keras", "MXNet 1.x"),
+    ),
+    Variant(
+        "weight-decay-not-accumulated",
+        "weight decay left out of the accumulator",
+        "s += g^2 without the weight-decay term; the update still uses g + weight_decay * p",
+        ("R5",),
+        {"wd_not_accumulated": True},
+        part="wd",
+    ),
+    Variant(
+        "weight-decay-always-added",
+        "weight decay term added when weight_decay = 0",
+        "g + weight_decay * p is computed for weight_decay = 0 too: 0 * p is NaN where p is NaN or infinite, "
+        "so a non-finite parameter makes the gradient and the accumulator NaN",
+        ("R5",),
+        {"wd_always": True},
+        part="wd-zero",
+        libraries=("ONNX",),
+    ),
+    Variant(
+        "maximize-after-weight-decay",
+        "maximize after weight decay",
+        "the sign flip applied to g + weight_decay * p (weight decay then pushes the wrong way)",
+        ("R4",),
+        {"maximize_after_wd": True},
+        part="maximize",
+    ),
+    Variant(
+        "maximize-ignored",
+        "maximize ignored",
+        "maximize has no effect",
+        ("R4",),
+        {"maximize_ignored": True},
+        part="maximize",
+        libraries=("bitsandbytes (a group's maximize)", "DeepSpeed (an edited maximize)"),
+    ),
+    Variant(
+        "lr-decay-off-by-one",
+        "lr_decay off by one step",
+        "lr / (1 + t * lr_decay): decayed from the first step",
+        ("R3",),
+        {"lr_decay_offset": 1},
+        part="decay",
+    ),
+    Variant(
+        "lr-decay-ignored",
+        "lr_decay ignored",
+        "lr_decay has no effect: the lr is never decayed",
+        ("R3",),
+        {"lr_decay_ignored": True},
+        part="decay",
+        libraries=("bitsandbytes (a group's lr_decay)", "DeepSpeed (an edited lr_decay)"),
+    ),
+    Variant(
+        "decay-per-group-step",
+        "decay applied per group step",
+        "lr_decay uses the group's count of step() calls (not restored by load_state_dict), not the parameter's t",
+        ("R2", "R3"),
+        {"decay_counter": "group"},
+        part="counter",
+    ),
+    Variant(
+        "shared-step-counter",
+        "one step counter shared by all parameters",
+        "a single counter, advanced at every parameter's update, is every parameter's t",
+        ("R2",),
+        {"decay_counter": "shared"},
+        part="counter",
+    ),
+    Variant(
+        "step-advances-without-grad",
+        "step advances without a gradient",
+        "a parameter whose grad is None still advances its step count",
+        ("R15",),
+        {"step_without_grad": True},
+        part="skip",
+    ),
+    Variant(
+        "update-with-old-accumulator",
+        "update with the old accumulator",
+        "divides by sqrt(s_old) + eps, the accumulator before this step's g^2",
+        ("R1",),
+        {"old_accumulator": True},
+        part="denominator",
+    ),
+    Variant(
+        "no-square-root",
+        "no square root",
+        "divides by s + eps instead of sqrt(s) + eps",
+        ("R1",),
+        {"no_sqrt": True},
+        part="denominator",
+    ),
+    Variant(
+        "lr-edits-ignored",
+        "lr edits ignored",
+        "a group's lr is read once, when the group is created",
+        ("R31",),
+        {"lr_edits_ignored": True},
+        part="edits",
+    ),
+    Variant(
+        "sparse-squares-summed",
+        "sparse duplicates squared before summing",
+        "an uncoalesced sparse gradient adds the sum of its entries' squares, not the square of their sum",
+        ("R9",),
+        {"sparse_square_first": True},
+        part="sparse",
+    ),
+    Variant(
+        "complex-shared-accumulator",
+        "one accumulator for a complex parameter",
+        "a complex parameter accumulates |g|^2 once for both parts and divides by its square root",
+        ("R11",),
+        {"complex_shared": True},
+        part="complex",
+    ),
+    Variant(
+        "step-counter-in-dtype",
+        "step counter in the parameter's dtype",
+        "t is held in the parameter's dtype: it stops at 2048 in float16, 256 in bfloat16 (as D2 at 2**24 in float32)",
+        ("R2",),
+        {"step_in_dtype": True},
+        part="counter-dtype",
+    ),
+)
