@@ -28,16 +28,15 @@ from pathlib import Path
 
 from adagrad.conformance.adapters.base import CLAIMABLE
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.reporting.model import Report, Result, as_report
-from adagrad.conformance.reporting.summary import (
+from adagrad.conformance.reporting.facts import (
     diagnosis_summary,
     failure_text,
     feature_rows,
     smallest_failure,
     unsupported_reasons,
-    verdict,
-    verdict_line,
 )
+from adagrad.conformance.reporting.model import Report, Result, as_report
+from adagrad.conformance.reporting.summary import verdict, verdict_line
 
 __all__ = [
     "LIBRARIES",

@@ -1,8 +1,8 @@
-"""The self-contained HTML report (``check --html FILE``), rendered from :mod:`.report`'s facts.
+"""The self-contained HTML report (``check --html FILE``), rendered from :mod:`.facts`.
 
 One file, no network: a verdict banner, the feature x path grid coloured by status, the smallest
 failing case of each failing feature (wrapped, with a copyable reproduce snippet), plots of error
-against step per feature and dtype and of the golden cases (:mod:`.report_plots`, base64 PNGs), the
+against step per feature and dtype and of the golden cases (:mod:`.plots`, base64 PNGs), the
 divergences, problems and diagnosis. Needs matplotlib (the ``plots`` extra): call
 :func:`require_matplotlib` before the run so a missing extra fails at once.
 """
@@ -12,7 +12,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from adagrad.conformance.reporting.model import FAILING, PATHS, as_report
+from adagrad.conformance.reporting.facts import (
+    STATUS_WORDS,
+    FailedFeature,
+    FeatureRow,
+    ReportFacts,
+    failure_text,
+    fmt_ulps,
+    report_facts,
+)
+from adagrad.conformance.reporting.model import FAILING, PATHS, Report
 from adagrad.conformance.reporting.plots import (
     draw_golden,
     draw_steps,
@@ -21,22 +30,7 @@ from adagrad.conformance.reporting.plots import (
     png_base64,
     require_matplotlib,
 )
-from adagrad.conformance.reporting.summary import (
-    STATUS_WORDS,
-    Report,
-    diagnosis_summary,
-    failure_text,
-    feature_rows,
-    fmt_ulps,
-    header_lines,
-    occurred_divergences,
-    run_line,
-    smallest_failure,
-    unsupported_reasons,
-    verdict,
-    verdict_line,
-    xpassed_divergences,
-)
+from adagrad.conformance.reporting.summary import verdict, verdict_line
 
 __all__ = ["render_html", "require_matplotlib"]
 
@@ -120,8 +114,7 @@ def _status_class(status: str) -> str:
     return "s-" + status.replace(" ", "-")
 
 
-def _grid(rep: Report) -> list[str]:
-    rows = feature_rows(rep)
+def _grid(rows: list[FeatureRow]) -> list[str]:
     paths = [p for p in (None, *PATHS) if any(p in row.paths for row in rows)]
     out = [
         "<table id='features'><tr><th class='name'>feature</th><th>status</th><th>passed</th><th>failed</th>"
@@ -159,19 +152,15 @@ def _grid(rep: Report) -> list[str]:
     return out
 
 
-def _failures(rep: Report) -> list[str]:
+def _failures(failed_features: list[FailedFeature]) -> list[str]:
     out: list[str] = []
     n = 0
-    for row in feature_rows(rep):
-        if not row.failures:
-            continue
-        first = smallest_failure(row.failures)
-        assert first is not None
-        kinds = ", ".join(f"{k} {o}" for o in (*FAILING, "xpassed") if (k := sum(r.outcome == o for r in row.failures)))
+    for failed in failed_features:
+        row, first = failed.row, failed.first
         size = f", case size {first.case_size}" if first.case_size is not None else ""
         out += [
             f"<section class='failed-feature' data-feature='{_esc(row.feature)}'>",
-            f"<h3>{_esc(row.feature)}: {kinds}"
+            f"<h3>{_esc(row.feature)}: {failed.kinds}"
             + (f" on path {_esc(', '.join(row.failing_paths))}" if row.failing_paths else "")
             + "</h3>",
             f"<p>Smallest failing case: <code>{_esc(first.id)}</code> ({_esc(first.outcome)}{size})</p>",
@@ -184,7 +173,7 @@ def _failures(rep: Report) -> list[str]:
                 f"<button class='copy' type='button' data-for='snippet-{n}'>Copy</button>",
                 f"<pre class='snippet' id='snippet-{n}'>{_esc(first.failure.snippet.rstrip())}</pre></div>",
             ]
-        others = [r for r in row.failures if r is not first]
+        others = failed.others
         if others:
             out.append(
                 f"<details><summary>{len(others)} other failing test(s)</summary><ul>"
@@ -240,23 +229,24 @@ def _plots(rep: Report) -> list[str]:
     return out
 
 
-def _lists(rep: Report) -> list[str]:
+def _lists(facts: ReportFacts) -> list[str]:
+    rep = facts.report
     out: list[str] = []
 
     def section(title: str, items: list[str]) -> None:
         if items:
             out.append(f"<h2>{_esc(title)}</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
 
-    section("Unsupported by the implementation (not failures)", [_esc(r) for r in unsupported_reasons(rep)])
+    section("Unsupported by the implementation (not failures)", [_esc(r) for r in facts.unsupported])
     section(
         "Known divergences that occurred (accepted)",
-        [f"<b>{_esc(d.id)}</b> ({len(d.used_by)} test(s)): {_esc(d.reason)}" for d in occurred_divergences(rep)],
+        [f"<b>{_esc(d.id)}</b> ({len(d.used_by)} test(s)): {_esc(d.reason)}" for d in facts.occurred],
     )
     section(
         "Known divergences that did not occur" + (" (fail the run: --strict)" if rep.strict else ""),
         [
             f"<b>{_esc(d.id)}</b> passed in " + ", ".join(f"<code>{_esc(t)}</code>" for t in d.xpassed_by)
-            for d in xpassed_divergences(rep)
+            for d in facts.xpassed
         ],
     )
     section(
@@ -272,7 +262,8 @@ def render_html(report: Report | dict[str, Any]) -> str:
     Raises ImportError, saying what to install, without matplotlib.
     """
     require_matplotlib()
-    rep = as_report(report)
+    facts = report_facts(report)
+    rep = facts.report
     word, _ = verdict(rep)
     line = verdict_line(rep).removeprefix("Verdict: ")
     big, _, detail = line.partition(" (")
@@ -284,11 +275,10 @@ def render_html(report: Report | dict[str, Any]) -> str:
         f"<div class='banner v-{word}' id='verdict' data-verdict='{word}'><div class='word'>{_esc(big)}</div>"
         + (f"<div class='detail'>{_esc(detail.removesuffix(')'))}</div>" if detail else "")
         + "</div>",
-        "<ul class='config'>" + "".join(f"<li>{_esc(x)}</li>" for x in [*header_lines(rep), run_line(rep)]) + "</ul>",
+        "<ul class='config'>" + "".join(f"<li>{_esc(x)}</li>" for x in [*facts.header, facts.run]) + "</ul>",
     ]
-    summary = diagnosis_summary(rep)
-    if summary:
-        parts.append(f"<h2>Diagnosis</h2><div class='diagnosis' id='diagnosis'>{_esc(summary.strip())}</div>")
-    parts += ["<h2>Features</h2>", *_grid(rep), *_failures(rep), *_plots(rep), *_lists(rep)]
+    if facts.diagnosis:
+        parts.append(f"<h2>Diagnosis</h2><div class='diagnosis' id='diagnosis'>{_esc(facts.diagnosis.strip())}</div>")
+    parts += ["<h2>Features</h2>", *_grid(facts.rows), *_failures(facts.failed), *_plots(rep), *_lists(facts)]
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"

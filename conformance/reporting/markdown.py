@@ -1,24 +1,12 @@
-"""The Markdown report of a check (``check --markdown FILE``), rendered from :mod:`.report`'s facts."""
+"""The Markdown report of a check (``check --markdown FILE``), rendered from :mod:`.facts`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from adagrad.conformance.reporting.model import FAILING, as_report
-from adagrad.conformance.reporting.summary import (
-    Report,
-    diagnosis_summary,
-    failure_text,
-    feature_rows,
-    fmt_ulps,
-    header_lines,
-    occurred_divergences,
-    run_line,
-    smallest_failure,
-    unsupported_reasons,
-    verdict_line,
-    xpassed_divergences,
-)
+from adagrad.conformance.reporting.facts import failure_text, fmt_ulps, report_facts
+from adagrad.conformance.reporting.model import Report
+from adagrad.conformance.reporting.summary import verdict_line
 
 __all__ = ["render_markdown"]
 
@@ -29,10 +17,10 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: Report | dict[str, Any]) -> str:
     """The whole report as Markdown: verdict, configuration, feature table, failures, divergences."""
-    rep = as_report(report)
-    rows = feature_rows(rep)
+    facts = report_facts(report)
+    rep, rows = facts.report, facts.rows
     out = [f"# Adagrad conformance: `{rep.target}`", "", f"**{verdict_line(rep)}**", ""]
-    out += [f"- {_cell(line)}" for line in header_lines(rep)] + [f"- {run_line(rep)}", ""]
+    out += [f"- {_cell(line)}" for line in facts.header] + [f"- {facts.run}", ""]
     out += [
         "| feature | status | passed | failed | accepted | xpassed | unsupported | not run | worst ulps "
         "| failing paths |",
@@ -45,15 +33,11 @@ def render_markdown(report: Report | dict[str, Any]) -> str:
             f"| {row.feature} | {status} | {c['passed']} | {row.failed} | {c['xfailed']} | {c['xpassed']} | "
             f"{c['unsupported']} | {c['not-run']} | {fmt_ulps(row.worst_ulps)} | {', '.join(row.failing_paths)} |"
         )
-    for row in rows:
-        if not row.failures:
-            continue
-        first = smallest_failure(row.failures)
-        assert first is not None
-        kinds = ", ".join(f"{n} {o}" for o in (*FAILING, "xpassed") if (n := sum(r.outcome == o for r in row.failures)))
+    for failed in facts.failed:
+        row, first = failed.row, failed.first
         out += [
             "",
-            f"## Failed: {row.feature} ({kinds})",
+            f"## Failed: {row.feature} ({failed.kinds})",
             "",
             f"Smallest failing case: `{first.id}` ({first.outcome}"
             + (f", case size {first.case_size}" if first.case_size is not None else "")
@@ -65,7 +49,7 @@ def render_markdown(report: Report | dict[str, Any]) -> str:
         ]
         if first.failure is not None and first.failure.snippet:
             out += ["", "Reproduce with:", "", "```python", first.failure.snippet.rstrip(), "```"]
-        others = [r.id for r in row.failures if r is not first]
+        others = [r.id for r in failed.others]
         if others:
             out += [
                 "",
@@ -73,14 +57,13 @@ def render_markdown(report: Report | dict[str, Any]) -> str:
                 + ", ".join(f"`{i}`" for i in others[:8])
                 + (f" and {len(others) - 8} more" if len(others) > 8 else ""),
             ]
-    reasons = unsupported_reasons(rep)
-    if reasons:
-        out += ["", "## Unsupported by the implementation (not failures)", "", *(f"- {r}" for r in reasons)]
-    occurred = occurred_divergences(rep)
+    if facts.unsupported:
+        out += ["", "## Unsupported by the implementation (not failures)", "", *(f"- {r}" for r in facts.unsupported)]
+    occurred = facts.occurred
     if occurred:
         out += ["", "## Known divergences that occurred (accepted)", ""]
         out += [f"- **{d.id}** ({len(d.used_by)} tests): {d.reason}" for d in occurred]
-    xpassed = xpassed_divergences(rep)
+    xpassed = facts.xpassed
     if xpassed:
         out += ["", "## Known divergences that did not occur" + (" (fail the run: --strict)" if rep.strict else ""), ""]
         out += [f"- **{d.id}**: passed in " + ", ".join(f"`{t}`" for t in d.xpassed_by) for d in xpassed]
@@ -93,7 +76,6 @@ def render_markdown(report: Report | dict[str, Any]) -> str:
         ]
     if rep.problems:
         out += ["", "## Infrastructure problems (not the target's fault)", "", *(f"- {p}" for p in rep.problems)]
-    summary = diagnosis_summary(rep)
-    if summary:
-        out += ["", "## Diagnosis", "", summary.rstrip()]
+    if facts.diagnosis:
+        out += ["", "## Diagnosis", "", facts.diagnosis.rstrip()]
     return "\n".join(out) + "\n"

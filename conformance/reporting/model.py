@@ -1,10 +1,9 @@
 """The typed report of a check (``schema_version`` 2): one dataclass per object of the JSON report.
 
 The runner builds the report as a plain dict; :meth:`Report.from_json` reads it (or a report file)
-into these dataclasses and :meth:`Report.to_json` writes it back unchanged. :func:`validate` checks
-a report against the JSON Schema shipped beside this module (``report.schema.json``). JSON has no
-NaN or infinity: non-finite numbers are written as the strings ``"nan"``, ``"inf"``, ``"-inf"``
-(:func:`dumps` does it) and read back as floats.
+into these dataclasses and :meth:`Report.to_json` writes it back unchanged, in strict JSON
+(:mod:`.json_values`: non-finite numbers as the strings ``"nan"``, ``"inf"``, ``"-inf"``);
+:func:`dumps` writes the JSON text. :mod:`.schema` checks a report against ``report.schema.json``.
 """
 
 from __future__ import annotations
@@ -12,16 +11,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
+
+from adagrad.conformance.reporting.json_values import JsonObject, num_in, take
 
 __all__ = [
     "FAILING",
     "OUTCOMES",
     "PATHS",
     "RUN_STATUSES",
-    "SCHEMA_PATH",
     "SCHEMA_VERSION",
     "VERDICTS",
     "Divergence",
@@ -34,11 +32,9 @@ __all__ = [
     "as_report",
     "dumps",
     "failure_record",
-    "validate",
 ]
 
 SCHEMA_VERSION = 2
-SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
 #: Every outcome a planned test can have, in the order the reports list them.
 OUTCOMES = (
@@ -52,38 +48,9 @@ PATHS = ("for-loop", "foreach", "fused")
 RUN_STATUSES = ("complete", "stopped-early", "interrupted", "infrastructure-error")
 VERDICTS = ("conformant", "non-conformant", "not-verified", "interrupted")
 
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def _num_in(value: Any) -> float | None:
-    """A number of the JSON report as a float (``"nan"``/``"inf"``/``"-inf"`` included)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in _NONFINITE:
-            raise ValueError(f"not a number: {value!r} (non-finite values are 'nan', 'inf' or '-inf')")
-        return _NONFINITE[value]
-    return float(value) if not isinstance(value, int) else value
-
-
-def _num_out(value: float | None) -> float | str | None:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
-def _take(data: dict[str, Any], cls_name: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The keys a dataclass needs, with an error naming the one that is missing or unknown."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{cls_name}: expected an object, got {type(data).__name__}")
-    missing = [k for k in keys if k not in data]
-    if missing:
-        raise ValueError(f"{cls_name}: missing key(s) {', '.join(missing)}")
-    return data
-
 
 @dataclass
-class Environment:
+class Environment(JsonObject):
     """Versions of what ran the check, and the command line of the pytest run."""
 
     python: str
@@ -93,26 +60,17 @@ class Environment:
     plugins: list[str] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
 
+    _KEYS = ("python", "torch", "pytest", "hypothesis", "plugins", "command")
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Environment:
         """Read the ``environment`` object."""
-        d = _take(data, "environment", ("python", "torch", "pytest", "hypothesis", "plugins", "command"))
+        d = take(data, "environment", cls._KEYS)
         return cls(d["python"], d["torch"], d["pytest"], d["hypothesis"], list(d["plugins"]), list(d["command"]))
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``environment`` object."""
-        return {
-            "python": self.python,
-            "torch": self.torch,
-            "pytest": self.pytest,
-            "hypothesis": self.hypothesis,
-            "plugins": list(self.plugins),
-            "command": list(self.command),
-        }
 
 
 @dataclass
-class Failure:
+class Failure(JsonObject):
     """Where a failed test went wrong: the statement (shown first, never cut) and its parts."""
 
     statement: str
@@ -127,49 +85,27 @@ class Failure:
     snippet: str | None = None
 
     _KEYS = (
-        "statement",
-        "step",
-        "tensor",
-        "tensor_index",
-        "index",
-        "target",
-        "oracle",
-        "ulps",
-        "tolerance_ulps",
+        "statement", "step", "tensor", "tensor_index", "index", "target", "oracle", "ulps", "tolerance_ulps",
         "snippet",
-    )
+    )  # fmt: skip
+    _NUMBERS = ("target", "oracle", "ulps", "tolerance_ulps")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Failure:
         """Read a result's ``failure`` object."""
-        d = _take(data, "failure", cls._KEYS)
+        d = take(data, "failure", cls._KEYS)
         return cls(
             d["statement"],
             d["step"],
             d["tensor"],
             d["tensor_index"],
             None if d["index"] is None else list(d["index"]),
-            _num_in(d["target"]),
-            _num_in(d["oracle"]),
-            _num_in(d["ulps"]),
-            _num_in(d["tolerance_ulps"]),
+            num_in(d["target"]),
+            num_in(d["oracle"]),
+            num_in(d["ulps"]),
+            num_in(d["tolerance_ulps"]),
             d["snippet"],
         )
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``failure`` object."""
-        return {
-            "statement": self.statement,
-            "step": self.step,
-            "tensor": self.tensor,
-            "tensor_index": self.tensor_index,
-            "index": None if self.index is None else list(self.index),
-            "target": _num_out(self.target),
-            "oracle": _num_out(self.oracle),
-            "ulps": _num_out(self.ulps),
-            "tolerance_ulps": _num_out(self.tolerance_ulps),
-            "snippet": self.snippet,
-        }
 
 
 @dataclass
@@ -182,8 +118,8 @@ class StepSeries:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepSeries:
         """Read one entry of ``step_ulps``."""
-        d = _take(data, "step_ulps entry", ("dtype", "errors"))
-        return cls(d["dtype"], [_num_in(e) for e in d["errors"]])
+        d = take(data, "step_ulps entry", ("dtype", "errors"))
+        return cls(d["dtype"], [num_in(e) for e in d["errors"]])
 
     def to_json(self) -> dict[str, Any]:
         """One entry of ``step_ulps``."""
@@ -191,7 +127,7 @@ class StepSeries:
 
 
 @dataclass
-class Result:
+class Result(JsonObject):
     """One planned test and what happened to it."""
 
     id: str
@@ -209,20 +145,10 @@ class Result:
     failure: Failure | None = None
 
     _KEYS = (
-        "id",
-        "feature",
-        "path",
-        "outcome",
-        "worst_ulps",
-        "tolerance_ulps",
-        "case_size",
-        "duration",
-        "step_ulps",
-        "unsupported",
-        "divergence",
-        "message",
-        "failure",
-    )
+        "id", "feature", "path", "outcome", "worst_ulps", "tolerance_ulps", "case_size", "duration",
+        "step_ulps", "unsupported", "divergence", "message", "failure",
+    )  # fmt: skip
+    _NUMBERS = ("worst_ulps", "tolerance_ulps")
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -231,14 +157,14 @@ class Result:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
         """Read one entry of ``results``."""
-        d = _take(data, f"result {data.get('id', '?') if isinstance(data, dict) else '?'}", cls._KEYS)
+        d = take(data, f"result {data.get('id', '?') if isinstance(data, dict) else '?'}", cls._KEYS)
         return cls(
             d["id"],
             d["feature"],
             d["outcome"],
             d["path"],
-            _num_in(d["worst_ulps"]),
-            _num_in(d["tolerance_ulps"]),
+            num_in(d["worst_ulps"]),
+            num_in(d["tolerance_ulps"]),
             d["case_size"],
             float(d["duration"]),
             [StepSeries.from_json(s) for s in d["step_ulps"]],
@@ -248,33 +174,17 @@ class Result:
             None if d["failure"] is None else Failure.from_json(d["failure"]),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """One entry of ``results``."""
-        return {
-            "id": self.id,
-            "feature": self.feature,
-            "path": self.path,
-            "outcome": self.outcome,
-            "worst_ulps": _num_out(self.worst_ulps),
-            "tolerance_ulps": _num_out(self.tolerance_ulps),
-            "case_size": self.case_size,
-            "duration": self.duration,
-            "step_ulps": [s.to_json() for s in self.step_ulps],
-            "unsupported": list(self.unsupported),
-            "divergence": self.divergence,
-            "message": self.message,
-            "failure": None if self.failure is None else self.failure.to_json(),
-        }
-
 
 @dataclass
-class Run:
+class Run(JsonObject):
     """How the run ended: complete, stopped early, interrupted, or broken by the infrastructure."""
 
     status: str = "complete"
     reason: str | None = None
     timeouts: int = 0
     wall_seconds: float = 0.0
+
+    _KEYS = ("status", "reason", "timeouts", "wall_seconds")
 
     def __post_init__(self) -> None:
         if self.status not in RUN_STATUSES:
@@ -283,21 +193,12 @@ class Run:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
         """Read the ``run`` object."""
-        d = _take(data, "run", ("status", "reason", "timeouts", "wall_seconds"))
+        d = take(data, "run", cls._KEYS)
         return cls(d["status"], d["reason"], d["timeouts"], float(d["wall_seconds"]))
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``run`` object."""
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "timeouts": self.timeouts,
-            "wall_seconds": self.wall_seconds,
-        }
 
 
 @dataclass
-class Divergence:
+class Divergence(JsonObject):
     """A known-divergence entry for this target, and which tests it accepted or that passed anyway."""
 
     id: str
@@ -306,25 +207,17 @@ class Divergence:
     used_by: list[str] = field(default_factory=list)
     xpassed_by: list[str] = field(default_factory=list)
 
+    _KEYS = ("id", "reason", "tests", "used_by", "xpassed_by")
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Divergence:
         """Read one entry of ``divergences``."""
-        d = _take(data, "divergence", ("id", "reason", "tests", "used_by", "xpassed_by"))
+        d = take(data, "divergence", cls._KEYS)
         return cls(d["id"], d["reason"], list(d["tests"]), list(d["used_by"]), list(d["xpassed_by"]))
-
-    def to_json(self) -> dict[str, Any]:
-        """One entry of ``divergences``."""
-        return {
-            "id": self.id,
-            "reason": self.reason,
-            "tests": list(self.tests),
-            "used_by": list(self.used_by),
-            "xpassed_by": list(self.xpassed_by),
-        }
 
 
 @dataclass
-class Report:
+class Report(JsonObject):
     """The whole report of one check (see ``report.schema.json``)."""
 
     target: str
@@ -346,33 +239,19 @@ class Report:
     schema_version: int = SCHEMA_VERSION
 
     _KEYS = (
-        "schema_version",
-        "target",
-        "adapter",
-        "description",
-        "profile",
-        "seed",
-        "strict",
-        "environment",
-        "excluded",
-        "not_claimed",
-        "results",
-        "run",
-        "problems",
-        "divergences",
-        "stale_divergences",
-        "diagnosis",
-        "verdict",
-    )
+        "schema_version", "target", "adapter", "description", "profile", "seed", "strict", "environment",
+        "excluded", "not_claimed", "results", "run", "problems", "divergences", "stale_divergences",
+        "diagnosis", "verdict",
+    )  # fmt: skip
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
         """Read a report dict (as the runner builds it or ``json.loads`` reads it).
 
         Every key is required but ``verdict``: the runner computes it from the report, so the
-        dict it asks :func:`~.report.verdict` about has none yet (``"not-verified"`` until set).
+        dict it asks :func:`~.summary.verdict` about has none yet (``"not-verified"`` until set).
         """
-        d = _take(data, "report", tuple(k for k in cls._KEYS if k != "verdict"))
+        d = take(data, "report", tuple(k for k in cls._KEYS if k != "verdict"))
         if d["schema_version"] != SCHEMA_VERSION:
             raise ValueError(f"report schema_version {d['schema_version']!r}: this version reads {SCHEMA_VERSION}")
         return cls(
@@ -394,28 +273,6 @@ class Report:
             verdict=d.get("verdict", "not-verified"),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The report dict, every key present, non-finite numbers as strings."""
-        return {
-            "schema_version": self.schema_version,
-            "target": self.target,
-            "adapter": self.adapter,
-            "description": self.description,
-            "profile": self.profile,
-            "seed": self.seed,
-            "strict": self.strict,
-            "environment": self.environment.to_json(),
-            "excluded": list(self.excluded),
-            "not_claimed": list(self.not_claimed),
-            "results": [r.to_json() for r in self.results],
-            "run": self.run.to_json(),
-            "problems": list(self.problems),
-            "divergences": [x.to_json() for x in self.divergences],
-            "stale_divergences": list(self.stale_divergences),
-            "diagnosis": self.diagnosis,
-            "verdict": self.verdict,
-        }
-
 
 def failure_record(fields: dict[str, Any]) -> dict[str, Any]:
     """A ``failure`` object with every key: ``fields`` (a statement at least) over null defaults;
@@ -431,23 +288,3 @@ def as_report(report: Report | dict[str, Any]) -> Report:
 def dumps(report: Report | dict[str, Any]) -> str:
     """The report as JSON text (strict JSON: non-finite numbers as strings), stable key order."""
     return json.dumps(as_report(report).to_json(), indent=1, sort_keys=True, allow_nan=False) + "\n"
-
-
-@cache
-def _schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def validate(report: Report | dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` (naming the offending key) unless the report matches the schema.
-
-    A :class:`Report` is validated in its JSON form; a dict as it is.
-    """
-    import jsonschema  # the suite's dependency; imported here so reading a report does not need it
-
-    data = report.to_json() if isinstance(report, Report) else report
-    validator = jsonschema.Draft202012Validator(_schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise jsonschema.ValidationError(f"report does not match {SCHEMA_PATH.name} at {where}: {error.message}")

@@ -11,7 +11,7 @@ from pathlib import Path
 from run_check import pyargs_command
 
 from adagrad.conformance.features import FEATURES
-from adagrad.conformance.reporting.model import validate
+from adagrad.conformance.reporting.schema import validate
 
 from .test_hostile import ROOT, H, check
 

@@ -11,7 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adagrad.conformance.reporting.model import SCHEMA_PATH, Failure, Report, Result, dumps, validate
+from adagrad.conformance.reporting.model import Failure, Report, Result, dumps
+from adagrad.conformance.reporting.schema import SCHEMA_PATH, validate
 from tests.reporting.synthetic import base_report, failing_report, passing_report, result
 
 
