@@ -19,6 +19,9 @@ Integrity: whatever target code raises during a test (``pytest.skip``, ``pytest.
 expected failures come only from the suite itself (planned exclusions, declared divergences,
 adapters' unsupported signals). The oracle runs in its own process (:mod:`.oracle_service`),
 started before the target is imported.
+
+This module holds the hooks; the target's import (:mod:`.target_loading`), the plan
+(:mod:`.planning`) and known divergences' outcomes (:mod:`.divergence_outcomes`) have their own.
 """
 
 from __future__ import annotations
@@ -32,27 +35,22 @@ from typing import Any
 
 import pytest
 
-from adagrad.conformance.adapters.base import Resolved, resolve, take_unsupported
-from adagrad.conformance.engine.target import TargetError
+from adagrad.conformance.adapters.base import Resolved, take_unsupported
 from adagrad.conformance.features import FEATURES
 from adagrad.conformance.pytest_plugin import run_state
-from adagrad.conformance.pytest_plugin.escapes import TargetEscape, all_failures, failure_of
-from adagrad.conformance.pytest_plugin.known_divergences import (
-    DEFAULT_FILE,
-    DivergenceFileError,
-    Divergences,
-    load_divergences,
-)
+from adagrad.conformance.pytest_plugin.divergence_outcomes import DIVERGENCE_KEY, apply_divergences
+from adagrad.conformance.pytest_plugin.escapes import TargetEscape, failure_of
+from adagrad.conformance.pytest_plugin.known_divergences import DEFAULT_FILE, DivergenceFileError, load_divergences
 from adagrad.conformance.pytest_plugin.options import pytest_addoption  # noqa: F401 - a hook: pytest looks for it here
+from adagrad.conformance.pytest_plugin.planning import plan_collection
 from adagrad.conformance.pytest_plugin.recording import (
     Recorder,
     bounded_sections,
     heartbeat,
     meta_from_config,
 )
-
-_STATE_KEY = pytest.StashKey[dict]()
-PATHS = ("for-loop", "foreach", "fused")
+from adagrad.conformance.pytest_plugin.run_state import test_id
+from adagrad.conformance.pytest_plugin.target_loading import STATE_KEY, load
 
 
 def _active(config: pytest.Config) -> bool:
@@ -92,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = f"exec:{config.getoption('--adagrad-exec')}" if config.getoption("--adagrad-exec") else target
     divergences = divergences.for_target(spec, _torch_version())
     state = {"divergences": divergences, "resolved": None, "unsupported": [], "target": None, "target_error": None}
-    config.stash[_STATE_KEY] = state
+    config.stash[STATE_KEY] = state
     if hasattr(config, "workerinput") or not _uses_xdist(config):  # a process that runs tests
         from adagrad.conformance.engine.oracle_service import OracleClient
 
@@ -123,78 +121,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         shutil.rmtree(own, ignore_errors=True)
         os.environ.pop(run_state.ENV, None)
-    if _STATE_KEY in config.stash:
+    if STATE_KEY in config.stash:
         from adagrad.conformance.engine.oracle_service import OracleClient
 
         OracleClient.stop()
-    resolved: Resolved | None = config.stash.get(_STATE_KEY, {}).get("resolved")
+    resolved: Resolved | None = config.stash.get(STATE_KEY, {}).get("resolved")
     close = getattr(getattr(getattr(getattr(resolved, "target", None), "factory", None), "impl", None), "close", None)
     if close:
         close()
 
 
-def _state(config: pytest.Config) -> dict[str, Any]:
-    return config.stash[_STATE_KEY]
-
-
-def _load(config: pytest.Config) -> None:
-    """Import the target once per test process, before any test's time starts."""
-    state = _state(config)
-    if state["target"] is not None or state["target_error"] is not None:
-        return
-    try:
-        resolved = resolve(
-            config.getoption("--adagrad-target"),
-            config.getoption("--adagrad-adapter"),
-            config.getoption("--adagrad-exec"),
-            exec_timeout=config.getoption("--adagrad-exec-timeout"),
-            target_spec=config.getoption("--adagrad-target-spec"),
-            claims=config.getoption("--adagrad-claims"),
-            strict_support=config.getoption("--adagrad-strict-support"),
-        )
-        state.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
-    except TargetError as exc:
-        state["target_error"] = str(exc)
-    except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import
-        state["target_error"] = f"importing the target raised {type(exc).__name__}: {exc}"
-    if state["target_error"] is None:
-        _warm_up()
-
-
-def _warm_up() -> None:
-    """Run torch's own Adagrad once, so that torch's lazy first-use imports (seconds on a busy
-    machine) are not counted in the first test's time. No target code runs here."""
-    try:
-        import torch
-
-        p = torch.zeros(2, requires_grad=True)
-        opt = torch.optim.Adagrad([p])
-        p.grad = torch.ones(2)
-        opt.step()
-        opt.zero_grad()
-        opt.state_dict()
-    except Exception:  # noqa: BLE001 - warming up is an optimisation only
-        pass
-
-
-def _target(pytestconfig: pytest.Config):
-    """The :class:`~adagrad.conformance.engine.target.Target` under test."""
-    _load(pytestconfig)
-    state = _state(pytestconfig)
-    if state["target_error"]:
-        pytest.fail(f"adagrad-conformance: {state['target_error']}", pytrace=False)
-    device = pytestconfig.getoption("--adagrad-device")
-    if device != "cpu":
-        import dataclasses
-
-        return dataclasses.replace(state["target"], device=device)
-    return state["target"]
-
-
-test_id = run_state.test_id
-
-
-_DIVERGENCE = pytest.StashKey[Any]()
 #: Outcome exceptions that only the suite may raise; from target code they are failures.
 _ESCAPES: tuple[type[BaseException], ...] = (
     pytest.skip.Exception,
@@ -214,7 +150,7 @@ def _seed(config: pytest.Config, tid: str) -> int:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """Seed the test from its id; attach unsupported requests; turn target escapes into failures."""
-    if _STATE_KEY not in item.config.stash:
+    if STATE_KEY not in item.config.stash:
         return (yield)
     obj = getattr(item, "obj", None)
     if getattr(obj, "is_hypothesis_test", False):
@@ -257,7 +193,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report: pytest.TestReport = yield
-    if _STATE_KEY not in item.config.stash or report.when != "call":
+    if STATE_KEY not in item.config.stash or report.when != "call":
         return bounded_sections(report)
     exc = failure_of(call.excinfo)
     details = getattr(exc, "details", None)
@@ -265,24 +201,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.user_properties.append(("failure", {k: v for k, v in details.items()}))
         if getattr(exc, "size", None) is not None:
             report.user_properties.append(("case_size", exc.size))
-    entries = item.stash.get(_DIVERGENCE, None)
+    entries = item.stash.get(DIVERGENCE_KEY, None)
     if entries:
-        entry = entries[0]
-        failures = all_failures(call.excinfo.value) if call.excinfo is not None else []
-        matched = next((e for e in entries if failures and all(e.expects(f) for f in failures)), None)
-        if report.failed and matched is not None:
-            report.outcome = "skipped"
-            report.wasxfail = f"{matched.id}: {matched.reason}"
-            report.user_properties = [p for p in report.user_properties if p[0] != "divergence"]
-            report.user_properties.append(("divergence", matched.id))
-        elif report.failed:
-            expected = "; ".join(f"{e.id} expects {e.describe_expectation()}" for e in entries)
-            report.longrepr = f"{report.longreprtext}\n\nknown divergence {expected}; this failure is different"
-        elif report.passed:
-            report.wasxfail = f"{entry.id}: {entry.reason}"
-            if item.config.getoption("--adagrad-strict"):
-                report.outcome = "failed"
-                report.longrepr = f"[XPASS(strict)] known divergence {entry.id} did not occur: {entry.reason}"
+        apply_divergences(item, call, report, entries)
     return bounded_sections(report)
 
 
@@ -297,7 +218,7 @@ def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if _STATE_KEY not in config.stash:
+    if STATE_KEY not in config.stash:
         return []
     m = meta_from_config(config)
     return [
@@ -306,86 +227,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def _feature(item: pytest.Item) -> str | None:
-    marker = item.get_closest_marker("feature")
-    return marker.args[0] if marker else None
-
-
-def _path(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    value = callspec.params.get("path") if callspec else None
-    if isinstance(value, str) and value in PATHS:
-        return value
-    for p in PATHS:
-        if item.name.endswith(f"[{p}]") or f"[{p}-" in item.name or f"-{p}]" in item.name or f"-{p}-" in item.name:
-            return p
-    return None
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if _STATE_KEY not in config.stash:
+    if STATE_KEY not in config.stash:
         return
-    _load(config)  # the target's import is not part of any test's time
-    state = _state(config)
-    unsupported = set(state["unsupported"])
-    if unsupported:  # tests that read the option (golden) skip cases needing these features too
-        config.option.adagrad_exclude = sorted(set(config.getoption("--adagrad-exclude")) | unsupported)
-    excluded = set(config.getoption("--adagrad-exclude")) - unsupported
-    divergences: Divergences = state["divergences"]
-    plan = []
-    dropped = []
-    for item in items:
-        feature = _feature(item)
-        if feature is None:
-            continue
-        if feature not in FEATURES:
-            raise pytest.UsageError(f"{item.nodeid}: feature {feature!r} is not registered in FEATURES")
-        tid = test_id(item.nodeid)
-        item.user_properties += [("feature", feature), ("path", _path(item))]
-        needed = [feature] + [n for m in item.iter_markers("requires") for n in m.args]
-        planned = "run"
-        if any(n in unsupported for n in needed):
-            names = ", ".join(n for n in needed if n in unsupported)
-            item.add_marker(pytest.mark.skip(reason=f"not claimed: feature {names} is not claimed by the target"))
-            planned = "not-claimed"
-        elif any(n in excluded for n in needed):
-            names = ", ".join(n for n in needed if n in excluded)
-            item.add_marker(pytest.mark.skip(reason=f"excluded: feature {names} excluded by the user"))
-            planned = "excluded"
-        else:
-            entries = divergences.matches(tid)
-            if entries:  # several may list a test (e.g. one per torch range): any may explain a failure
-                item.user_properties.append(("divergence", entries[0].id))
-                item.stash[_DIVERGENCE] = entries
-        plan.append({"id": tid, "feature": feature, "path": _path(item), "planned": planned})
-        if planned != "run":
-            dropped.append(item)
-    if dropped and os.environ.get("ADAGRAD_CONFORMANCE_CHECK"):
-        # `check` reports planned exclusions from the plan: running each as a skip costs seconds
-        keep = set(map(id, dropped))
-        items[:] = [i for i in items if id(i) not in keep]
-        config.hook.pytest_deselected(items=dropped)
-    directory = run_state.state_dir()
-    if directory is not None and plan:
-        run_state.write_json(
-            directory / f"plan-{run_state.worker_name()}.json",
-            {
-                "tests": plan,
-                "stale_divergences": [e.id for e in divergences.stale([p["id"] for p in plan])],
-                "divergences": [
-                    {
-                        "id": e.id,
-                        "reason": e.reason,
-                        "tests": list(e.tests),
-                        "expect": e.expect,
-                        "exception": e.exception,
-                        "match": e.match,
-                    }
-                    for e in divergences.entries
-                ],
-                "unsupported": sorted(unsupported),
-                "target_error": state["target_error"],
-                "description": state["resolved"].description if state["resolved"] else None,
-            },
-        )
+    load(config)  # the target's import is not part of any test's time
+    plan_collection(config, items, config.stash[STATE_KEY])

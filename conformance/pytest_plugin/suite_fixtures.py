@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from adagrad.conformance.pytest_plugin.plugin import _target
 from adagrad.conformance.pytest_plugin.recording import UlpsRecorder
+from adagrad.conformance.pytest_plugin.target_loading import target_under_test as _target
 
 __all__ = ["adagrad_record_ulps", "adagrad_target", "record_ulps", "target"]
 
