@@ -1,7 +1,7 @@
 """``make report-check``: render a passing and a failing HTML report and check them in headless Chromium.
 
 The reports are built from the synthetic reports of ``tests/reporting/synthetic.py`` (validated
-against ``report.schema.json`` first), rendered by ``report_html.render_html``, and opened in
+against ``report.schema.json`` first), rendered by ``html_page.render_html``, and opened in
 headless Chromium (Debian package ``chromium``) twice:
 
 - an instrumented copy (a probe script injected first in ``<head>``) whose DOM Chromium dumps: the

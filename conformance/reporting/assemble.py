@@ -1,4 +1,4 @@
-"""Assemble the one report (schema_version 2, :mod:`.report_model`) from a run's state directory.
+"""Assemble the one report (schema_version 2, :mod:`.model`) from a run's state directory.
 
 Inputs (:mod:`.run_state`): the plan (every conformance test and what was planned for it), the
 controller's per-test report lines, the oracle processes' journals (the authority on which
