@@ -93,25 +93,14 @@ def check_protocol(impl: Any, name: str) -> None:
 
 
 def numpy_dtype(torch_dtype: Any) -> np.dtype:
-    """The NumPy dtype an implementation receives for a torch dtype (bfloat16: ml_dtypes')."""
-    import torch
+    """The NumPy dtype an implementation receives for a torch dtype (the suite's dtype table,
+    :func:`adagrad.conformance.engine.dtypes.numpy_dtype`; bfloat16: ``ml_dtypes``')."""
+    from adagrad.conformance.engine.dtypes import numpy_dtype as table_dtype
 
-    if torch_dtype == torch.bfloat16:
-        try:
-            import ml_dtypes
-        except ImportError:
-            raise Unsupported("bfloat16 parameters (NumPy needs the ml_dtypes package for them)") from None
-        return np.dtype(ml_dtypes.bfloat16)
-    table = {
-        torch.float64: np.float64,
-        torch.float32: np.float32,
-        torch.float16: np.float16,
-        torch.complex128: np.complex128,
-        torch.complex64: np.complex64,
-    }
-    if torch_dtype not in table:
-        raise Unsupported(f"{torch_dtype} parameters")
-    return np.dtype(table[torch_dtype])
+    try:
+        return table_dtype(str(torch_dtype).removeprefix("torch."))
+    except ValueError:
+        raise Unsupported(f"{torch_dtype} parameters") from None
 
 
 def _to_numpy(t: Any, dtype: np.dtype) -> np.ndarray:
