@@ -1,20 +1,17 @@
 """The spawned ranks of the ``distributed`` feature (``features/test_distributed.py``).
 
-Run as ``python -m adagrad.conformance.engine.distributed_ranks TARGET OUT_DIR`` in each of
-:data:`WORLD_SIZE` processes, with ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``
-set (the test starts them; :func:`spawn` does it). Each rank joins a gloo group on CPU, imports
-the target by its spec and runs every :func:`configurations` entry: a small MLP (:data:`WIDTHS`;
-under FSDP2 one weight above 2**19 elements, rows that split unevenly over 2 ranks, a 1-row
-weight whose second shard is empty) under FSDP2 (``fully_shard``) or DDP, the same data on
-every rank, for
-:data:`STEPS` steps, with a ``get_optimizer_state_dict`` / ``set_optimizer_state_dict`` round
-trip into a fresh optimizer after step :data:`RESUME_AFTER`.
+Run as ``python -m adagrad.conformance.engine.distributed_ranks TARGET OUT_DIR TARGET_SPEC`` in
+each of :data:`~.distributed_plan.WORLD_SIZE` processes, with ``RANK``, ``WORLD_SIZE``,
+``MASTER_ADDR`` and ``MASTER_PORT`` set (:func:`.distributed_spawn.spawn` does it). Each rank
+joins a gloo group on CPU, imports the target by its spec and runs every
+:func:`~.distributed_plan.configurations` entry: a small MLP (:mod:`.distributed_model`) under
+FSDP2 (``fully_shard``) or DDP, the same data on every rank, for
+:data:`~.distributed_plan.STEPS` steps, with a ``get_optimizer_state_dict`` /
+``set_optimizer_state_dict`` round trip into a fresh optimizer after step
+:data:`~.distributed_plan.RESUME_AFTER`.
 
-Rank 0 writes, per configuration, a pickled :class:`RankResult`: the single-process
-:class:`~.case.Case` that the run is equivalent to (initial parameters, the gradients the
-optimizer received, the hyperparameters: all read bit-exactly with :mod:`.tensor_bits`) and the
-target's trajectory (full parameters and accumulators gathered after every step). The oracle
-judges it in the test process; nothing here compares values with the oracle.
+Rank 0 writes, per configuration, a pickled :class:`~.distributed_plan.RankResult`; nothing here
+compares values with the oracle.
 """
 
 from __future__ import annotations
@@ -24,46 +21,25 @@ import datetime
 import os
 import pickle
 import signal
-import socket
-import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "HYPER",
-    "LARGE",
-    "RESUME_AFTER",
-    "STEPS",
-    "WORLD_SIZE",
-    "Configuration",
-    "RankResult",
-    "configurations",
-    "main",
-    "result_path",
-    "spawn",
-    "unavailable",
-]
+from adagrad.conformance.engine.distributed_model import WIDTHS, batch, build_model, fsdp2_missing, wrap
+from adagrad.conformance.engine.distributed_plan import (
+    HYPER,
+    RESUME_AFTER,
+    STEPS,
+    Configuration,
+    RankResult,
+    configurations,
+    result_path,
+)
 
-WORLD_SIZE = 2
-STEPS = 3
-RESUME_AFTER = 2  # the state_dict round trip follows this step
-BATCH = 8
-SEED = 1234
-#: The lr only: every other hyperparameter at its default (they are the hyperparameters
-#: feature's subject), so a library without, say, lr_decay is still checked under DDP and FSDP2.
-HYPER: dict[str, Any] = dict(lr=0.05)
-#: Above this many elements an implementation may split a tensor (impl's foreach path did, with
-#: ``view(-1).narrow``, which on a sharded DTensor returns a copy); the model has one such weight.
-LARGE = 2**19
-#: The MLP's layer widths per wrapper. FSDP2: a 514 x 1024 weight (526,336 elements > LARGE)
-#: split evenly (an uneven split of it makes ``view(-1)`` raise in torch 2.13 rather than copy),
-#: 7 rows split unevenly over 2 ranks, a 1-row weight whose second shard is empty. DDP keeps
-#: whole tensors on every rank: a small model is enough (and cheap to judge).
-WIDTHS = {"fsdp2": (1024, 514, 7, 1), "ddp": (64, 33, 7, 1)}
+__all__ = ["main", "run_configuration"]
+
 #: The message torch's DTensor dispatch gives for an operator without a sharding rule (fused
 #: Adagrad under FSDP2): a limitation of torch, reported as unsupported.
 NO_SHARDING_RULE = "does not have a sharding strategy registered"
@@ -71,148 +47,6 @@ NO_SHARDING_RULE = "does not have a sharding strategy registered"
 COLLECTIVE_TIMEOUT = 60
 
 
-@dataclass(frozen=True)
-class Configuration:
-    """One run: the wrapper (``fsdp2`` or ``ddp``) and the optimizer path."""
-
-    wrap: str
-    path: str
-
-    @property
-    def name(self) -> str:
-        """The test id part, ending with the path (the plugin reads the path from it)."""
-        return f"{self.wrap}-{self.path}"
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """The constructor keywords selecting the path (the suite's own table)."""
-        from adagrad.conformance.engine.strategies import PATHS
-
-        return dict(PATHS[self.path][0])
-
-
-def configurations() -> list[Configuration]:
-    """Every configuration; one spawn runs them all."""
-    return [Configuration(wrap, path) for wrap in ("fsdp2", "ddp") for path in ("for-loop", "foreach", "fused")]
-
-
-@dataclass
-class RankResult:
-    """What rank 0 found for one configuration.
-
-    ``status``: ``"ran"`` (:meth:`case` and ``trajectory`` hold the run, ``error`` what the
-    target raised, if it did), ``"refused"`` (the target refuses this path and :data:`HYPER` in
-    a single process too: ``reason``), ``"unsupported"`` (torch cannot shard the path's operator,
-    at the first step: ``reason`` is torch's message) or ``"unavailable"`` (this torch lacks the
-    wrapper: ``reason``).
-    ``initial`` and ``grads`` are the bit patterns of the parameters before the first step and
-    of the gradients the optimizer received at each step; ``problems`` lists what the
-    state_dict round trip changed.
-    """
-
-    name: str
-    status: str
-    reason: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    initial: list[Any] = field(default_factory=list)
-    grads: list[list[Any]] = field(default_factory=list)
-    trajectory: list[Any] = field(default_factory=list)
-    error: str | None = None
-    problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0  # wall time of the configuration on rank 0
-
-    def case(self) -> Any:
-        """The single-process :class:`~.case.Case` this run is equivalent to."""
-        from adagrad.conformance.engine.case import Case
-
-        grads = [[None if g is None else _values(g) for g in step] for step in self.grads[: len(self.trajectory)]]
-        groups = [{**HYPER, "params": list(range(len(self.initial)))}]
-        params = [_values(b) for b in self.initial]
-        return Case(dtype="float32", params=params, grads=grads, groups=groups, options=dict(self.options))
-
-
-def result_path(out_dir: Path, config: Configuration) -> Path:
-    """Where rank 0 writes ``config``'s :class:`RankResult`."""
-    return Path(out_dir) / f"{config.name}.pkl"
-
-
-def unavailable() -> str | None:
-    """Why this torch cannot run the feature (no torch.distributed, no gloo), or None."""
-    try:
-        import torch.distributed as dist
-    except ImportError as exc:  # pragma: no cover - every torch wheel has it
-        return f"torch.distributed cannot be imported: {exc}"
-    if not dist.is_available():
-        return "torch.distributed is not available in this torch build"
-    if not dist.is_gloo_available():
-        return "the gloo backend of torch.distributed is not available in this torch build"
-    return None
-
-
-# -- the test process's side ----------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def spawn(spec: str, out_dir: Path, timeout: float, target_spec: str = "none") -> str | None:
-    """Run every configuration in :data:`WORLD_SIZE` rank processes; results land in ``out_dir``.
-
-    Returns None when every rank exited cleanly, else what went wrong (an exit status, a
-    timeout) with the tail of the ranks' output. The ranks import the target by ``spec`` with
-    this process's ``sys.path`` and attach ``target_spec`` (its state mapping: a reference, or
-    "none"), one thread each, and die with this process.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = os.pathsep.join(os.path.abspath(p) if p else os.getcwd() for p in sys.path)
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(WORLD_SIZE),
-           "ADAGRAD_DISTRIBUTED_PARENT": str(os.getpid())}  # fmt: skip
-    procs, logs = [], []
-    for rank in range(WORLD_SIZE):
-        log = open(out_dir / f"rank{rank}.log", "w+b")  # closed below, after the ranks exit
-        logs.append(log)
-        command = [
-            sys.executable,
-            "-m",
-            "adagrad.conformance.engine.distributed_ranks",
-            spec,
-            str(out_dir),
-            target_spec,
-        ]
-        procs.append(subprocess.Popen(command, env={**env, "RANK": str(rank)}, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL))  # fmt: skip
-    deadline = time.monotonic() + timeout
-    problem = None
-    try:
-        for rank, proc in enumerate(procs):
-            try:
-                status = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                problem = f"the ranks did not finish within {timeout:.0f} s (the target hangs, or a collective waits)"
-                break
-            if status != 0 and problem is None:
-                problem = f"rank {rank} exited with status {status}"
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        tails = []
-        for rank, log in enumerate(logs):
-            log.seek(0)
-            text = log.read().decode(errors="replace").strip()
-            log.close()
-            if text:
-                tails.append(f"--- rank {rank} output (tail) ---\n{text[-3000:]}")
-    if problem is None:
-        return None
-    return "\n".join([problem, *tails])
-
-
-# -- the ranks' side --------------------------------------------------------------------------------
 def _die_with_parent() -> None:
     """A rank must not outlive the test process (killed by a watchdog, say)."""
     parent = int(os.environ.get("ADAGRAD_DISTRIBUTED_PARENT", "0"))
@@ -234,58 +68,6 @@ def _bits(t: Any) -> tuple[str, Any]:
     from adagrad.conformance.engine.tensor_bits import tensor_bits
 
     return tensor_bits(_full(t.detach()))
-
-
-def _values(bits: tuple[str, Any]) -> Any:
-    from adagrad.conformance.engine.tensor_bits import decode_bits
-
-    return decode_bits(bits[1], bits[0])
-
-
-def _build_model(widths: tuple[int, ...]) -> Any:
-    import torch
-    from torch import nn
-
-    torch.manual_seed(SEED)
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-        layers += [nn.Linear(n_in, n_out)] + ([nn.Tanh()] if i < len(widths) - 2 else [])
-    return nn.Sequential(*layers)
-
-
-def _wrap(kind: str, model: Any) -> Any:
-    from torch import nn
-
-    if kind == "ddp":
-        return nn.parallel.DistributedDataParallel(model)
-    try:
-        from torch.distributed.fsdp import fully_shard
-    except ImportError:  # torch 2.4-2.5 kept it under _composable
-        from torch.distributed._composable.fsdp import fully_shard
-    for layer in model:
-        if isinstance(layer, nn.Linear):
-            fully_shard(layer)
-    fully_shard(model)
-    return model
-
-
-def _fsdp2_missing() -> str | None:
-    try:
-        from torch.distributed.fsdp import fully_shard  # noqa: F401
-    except ImportError:
-        try:
-            from torch.distributed._composable.fsdp import fully_shard  # noqa: F401
-        except ImportError:
-            return "this torch has no FSDP2 (torch.distributed.fsdp.fully_shard, torch >= 2.4)"
-    return None
-
-
-def _batch(step: int, widths: tuple[int, ...]) -> tuple[Any, Any]:
-    """The same batch on every rank: gradients are the same everywhere, averaging is exact."""
-    import torch
-
-    gen = torch.Generator().manual_seed(100 + step)
-    return torch.randn(BATCH, widths[0], generator=gen), torch.randn(BATCH, widths[-1], generator=gen)
 
 
 def _refusal(target: Any, options: dict[str, Any]) -> str | None:
@@ -396,17 +178,17 @@ def run_configuration(target: Any, config: Configuration) -> RankResult:
     refusal = _refusal(target, config.options)
     if refusal is not None:
         return RankResult(config.name, "refused", reason=refusal)
-    if config.wrap == "fsdp2" and _fsdp2_missing():
-        return RankResult(config.name, "unavailable", reason=_fsdp2_missing())
+    if config.wrap == "fsdp2" and fsdp2_missing():
+        return RankResult(config.name, "unavailable", reason=fsdp2_missing())
     widths = WIDTHS[config.wrap]
-    model = _wrap(config.wrap, _build_model(widths))
+    model = wrap(config.wrap, build_model(widths))
     params = list(model.parameters())
     result = RankResult(config.name, "ran", options=config.options, initial=[_bits(p) for p in params])
     case = result.case()  # read_step needs its groups only
     try:
         opt = target.make(params, **HYPER, **config.options)
         for k in range(STEPS):
-            x, y = _batch(k, widths)
+            x, y = batch(k, widths)
             model.zero_grad(set_to_none=True)  # the model's, not the target's zero_grad
             ((model(x) - y) ** 2).mean().backward()
             result.grads.append([None if p.grad is None else _bits(p.grad) for p in params])
@@ -462,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # through the package, so that pickled results name adagrad.conformance.engine.distributed_ranks
+    # through the package: one copy of this module, and pickled results name no __main__
     from adagrad.conformance.engine.distributed_ranks import main as _main
 
     sys.exit(_main())

@@ -32,14 +32,14 @@ from typing import Any
 import pytest
 
 from adagrad.conformance.adapters.base import signal_unsupported
-from adagrad.conformance.engine.distributed_ranks import (
+from adagrad.conformance.engine.distributed_plan import (
     STEPS,
     Configuration,
     configurations,
     result_path,
-    spawn,
     unavailable,
 )
+from adagrad.conformance.engine.distributed_spawn import spawn
 from adagrad.conformance.engine.harness import ConformanceFailure, judge
 from adagrad.conformance.features import feature
 from adagrad.conformance.pytest_plugin import run_state

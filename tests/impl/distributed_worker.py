@@ -1,7 +1,9 @@
 """The worker of ``test_impl_distributed.py``: every configuration, run in each of 2 processes.
 
 Kept out of the test module so that ``torch.multiprocessing.spawn`` children import only this
-(and torch), not pytest and the test helpers.
+(and torch), not pytest and the test helpers. The FSDP2/DDP wrapping is the conformance suite's
+(:func:`adagrad.conformance.engine.distributed_model.wrap`, which imports only the standard
+library until it runs): the same wrapping for the suite's ranks and these.
 
 Each configuration trains a small MLP for :data:`STEPS` steps with the same data on every rank
 (so the averaged gradient equals the single-process gradient exactly), wrapped in FSDP2 or DDP,
@@ -24,6 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from adagrad.conformance.engine import distributed_model
 from adagrad.impl import foreach as foreach_module
 from adagrad.impl import targets
 
@@ -102,20 +105,6 @@ def _compare(name: str, step: int, model: nn.Module, opt: Any, ref: nn.Module, r
     return problems
 
 
-def _wrap(kind: str, model: nn.Module) -> nn.Module:
-    if kind == "ddp":
-        return nn.parallel.DistributedDataParallel(model)
-    try:
-        from torch.distributed.fsdp import fully_shard
-    except ImportError:  # torch 2.4-2.5 kept it under _composable
-        from torch.distributed._composable.fsdp import fully_shard
-    for layer in model:
-        if isinstance(layer, nn.Linear):
-            fully_shard(layer)
-    fully_shard(model)
-    return model
-
-
 def _step(model: nn.Module, opt: Any, x: torch.Tensor, y: torch.Tensor) -> None:
     opt.zero_grad()
     loss = ((model(x) - y) ** 2).mean()
@@ -135,7 +124,7 @@ def run_configuration(c: dict[str, Any]) -> list[str]:
         foreach_module.BATCH_ELEMENTS = c["batch_elements"]
     try:
         ref = build_model(c["dtype"])
-        model = _wrap(c["wrap"], copy.deepcopy(ref))
+        model = distributed_model.wrap(c["wrap"], copy.deepcopy(ref))
         ref_opt = make(ref.parameters(), **hyper)
         opt = make(model.parameters(), **hyper)
         problems: list[str] = []
