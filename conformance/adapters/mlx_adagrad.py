@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from adagrad.conformance.adapters.base import Unsupported
-from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, LibraryAdagrad
 
 __all__ = ["MlxAdagrad"]
 
@@ -39,23 +39,23 @@ def _to_np(x: Any, like: np.ndarray) -> np.ndarray:
     return np.array(x)
 
 
-class MlxAdagrad:
+class MlxAdagrad(LibraryAdagrad):
     """The functional protocol over ``mlx.optimizers.Adagrad``; state ``(optimizer, tree)``."""
 
     features = NUMERIC_FEATURES | {"missing-grads"}
+    library = "mlx.optimizers.Adagrad"
+    lacks = {
+        "initial_accumulator_value": "no initial accumulator value (it starts at 0)",
+        "lr_decay": "no learning-rate decay",
+        "weight_decay": "no weight decay",
+        "maximize": "no maximize",
+    }
 
     def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> Any:
         import mlx.optimizers as optim
 
         h = hyperparameters
-        refuse(
-            h,
-            "mlx.optimizers.Adagrad",
-            initial_accumulator_value="no initial accumulator value (it starts at 0)",
-            lr_decay="no learning-rate decay",
-            weight_decay="no weight decay",
-            maximize="no maximize",
-        )
+        self.refuse_lacking(h)
         if any(p.dtype == np.float64 for p in params):
             import mlx.core as mx
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from adagrad.conformance.adapters.base import Unsupported
-from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.stateless_op import StatelessOp
 
 __all__ = ["OnnxAdagrad"]
 
@@ -62,50 +62,24 @@ def _evaluator(dtype: str, decay_factor: float, epsilon: float, norm_coefficient
     return ReferenceEvaluator(model)
 
 
-class OnnxAdagrad:
+class OnnxAdagrad(StatelessOp):
     """The functional protocol over onnx's reference Adagrad op."""
 
-    features = NUMERIC_FEATURES | {"missing-grads", "lr-schedule"}
+    library = "the ONNX Adagrad op"
+    lacks = {"maximize": "no maximize attribute"}
 
-    def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-        refuse(hyperparameters, "the ONNX Adagrad op", maximize="no maximize attribute")
+    def check_params(self, params: Sequence[np.ndarray]) -> None:
         for p in params:
             if p.dtype.name not in _ONNX_TYPES:
                 raise Unsupported(
                     f"{p.dtype.name} parameters (the reference evaluator's Adagrad takes float, double, float16)"
                 )
-        tau = hyperparameters["initial_accumulator_value"]
-        return {
-            "h": dict(hyperparameters),
-            "sums": [np.full(p.shape, tau, dtype=p.dtype) for p in params],
-            "t": [0] * len(params),
-        }
 
-    def step(
-        self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
-    ) -> tuple[list[np.ndarray], dict[str, Any]]:
-        h = state["h"]
-        out, sums, counts = [], [], []
-        for p, g, s, t in zip(params, grads, state["sums"], state["t"]):
-            if g is None:  # the op has no notion of a missing gradient: the caller does not run it
-                out.append(p), sums.append(s), counts.append(t)
-                continue
-            ev = _evaluator(p.dtype.name, float(h["lr_decay"]), float(h["eps"]), float(h["weight_decay"]))
-            x_new, h_new = ev.run(
-                None, {"R": np.array(h["lr"], dtype=p.dtype), "T": np.array(t, dtype=np.int64), "X": p, "G": g, "H": s}
-            )
-            out.append(np.asarray(x_new)), sums.append(np.asarray(h_new)), counts.append(t + 1)
-        return out, {**state, "sums": sums, "t": counts}
-
-    def accumulators(self, state: dict[str, Any]) -> list[np.ndarray]:
-        return list(state["sums"])
-
-    def step_counts(self, state: dict[str, Any]) -> list[int]:
-        return list(state["t"])
-
-    def load(self, state: dict[str, Any], sums: Sequence[np.ndarray], steps: Sequence[int]) -> dict[str, Any]:
-        return {**state, "sums": list(sums), "t": list(steps)}
-
-    def set_hyperparameters(self, state: dict[str, Any], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-        refuse(hyperparameters, "the ONNX Adagrad op", maximize="no maximize attribute")
-        return {**state, "h": dict(hyperparameters)}
+    def update(
+        self, p: np.ndarray, g: np.ndarray, s: np.ndarray, t: int, h: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ev = _evaluator(p.dtype.name, float(h["lr_decay"]), float(h["eps"]), float(h["weight_decay"]))
+        x_new, h_new = ev.run(
+            None, {"R": np.array(h["lr"], dtype=p.dtype), "T": np.array(t, dtype=np.int64), "X": p, "G": g, "H": s}
+        )
+        return np.asarray(x_new), np.asarray(h_new)

@@ -19,15 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, LibraryAdagrad
 
 __all__ = ["OptaxAdagrad"]
 
 
-class OptaxAdagrad:
+class OptaxAdagrad(LibraryAdagrad):
     """The functional protocol over ``optax.adagrad``; a group's state is ``(tx, opt_state)``."""
 
     features = NUMERIC_FEATURES
+    library = "optax.adagrad"
+    lacks = {"lr_decay": "no learning-rate decay", "weight_decay": "no weight decay", "maximize": "no maximize"}
 
     def __init__(self) -> None:
         import jax
@@ -39,13 +41,7 @@ class OptaxAdagrad:
         import optax
 
         h = hyperparameters
-        refuse(
-            h,
-            "optax.adagrad",
-            lr_decay="no learning-rate decay",
-            weight_decay="no weight decay",
-            maximize="no maximize",
-        )
+        self.refuse_lacking(h)
         tx = optax.adagrad(
             learning_rate=h["lr"], initial_accumulator_value=h["initial_accumulator_value"], eps=h["eps"]
         )

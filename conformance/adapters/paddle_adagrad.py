@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from adagrad.conformance.adapters.base import Unsupported
-from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse
+from adagrad.conformance.adapters.common import NUMERIC_FEATURES, LibraryAdagrad
 
 __all__ = ["PaddleAdagrad"]
 
@@ -40,21 +40,18 @@ def _to_np(t: Any, like: np.ndarray) -> np.ndarray:
     return np.asarray(t.numpy())
 
 
-class PaddleAdagrad:
+class PaddleAdagrad(LibraryAdagrad):
     """The functional protocol over ``paddle.optimizer.Adagrad``; state ``(optimizer, parameters)``."""
 
     features = NUMERIC_FEATURES | {"missing-grads"}
+    library = "paddle.optimizer.Adagrad"
+    lacks = {"lr_decay": "no learning-rate decay inside the optimizer", "maximize": "no maximize"}
 
     def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> Any:
         import paddle
 
         h = hyperparameters
-        refuse(
-            h,
-            "paddle.optimizer.Adagrad",
-            lr_decay="no learning-rate decay inside the optimizer",
-            maximize="no maximize",
-        )
+        self.refuse_lacking(h)
         paddle.set_device("cpu")
         # the learning-rate variable takes the default dtype: float32 beside float64 params fails
         paddle.set_default_dtype("float64" if any(p.dtype == np.float64 for p in params) else "float32")

@@ -23,8 +23,8 @@ import numpy as np
 os.environ["KERAS_BACKEND"] = "tensorflow"  # before keras is imported: this module is TensorFlow's
 
 from adagrad.conformance.adapters.base import Unsupported  # noqa: E402
-from adagrad.conformance.adapters.common import NUMERIC_FEATURES, refuse  # noqa: E402
 from adagrad.conformance.adapters.keras_adagrad import KerasAdagrad  # noqa: E402
+from adagrad.conformance.adapters.stateless_op import StatelessOp  # noqa: E402
 
 __all__ = ["ApplyAdagradV2", "TfKerasAdagrad"]
 
@@ -62,61 +62,24 @@ def _to_np(t: Any, like: np.ndarray) -> np.ndarray:
     return np.asarray(t.numpy())
 
 
-class ApplyAdagradV2:
+class ApplyAdagradV2(StatelessOp):
     """The functional protocol over ``tf.raw_ops.ResourceApplyAdagradV2``; state: accumulators and counts."""
 
-    features = NUMERIC_FEATURES | {"missing-grads", "lr-schedule"}
+    library = "ApplyAdagradV2"
+    lacks = {"lr_decay": "no learning-rate decay", "weight_decay": "no weight decay", "maximize": "no maximize"}
 
-    def init(self, params: Sequence[np.ndarray], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-        h = hyperparameters
-        refuse(
-            h,
-            "ApplyAdagradV2",
-            lr_decay="no learning-rate decay",
-            weight_decay="no weight decay",
-            maximize="no maximize",
-        )
-        tau = h["initial_accumulator_value"]
-        return {"h": dict(h), "sums": [np.full(p.shape, tau).astype(p.dtype) for p in params], "t": [0] * len(params)}
-
-    def step(
-        self, state: dict[str, Any], params: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]
-    ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    def update(
+        self, p: np.ndarray, g: np.ndarray, s: np.ndarray, t: int, h: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
         import tensorflow as tf
 
-        h = state["h"]
-        out, sums, counts = [], [], []
-        for p, g, s, t in zip(params, grads, state["sums"], state["t"]):
-            if g is None:
-                out.append(p), sums.append(s), counts.append(t)
-                continue
-            var, acc = tf.Variable(_to_tf(p)), tf.Variable(_to_tf(s))
-            dt = _tf_dtype(p)
-            tf.raw_ops.ResourceApplyAdagradV2(
-                var=var.handle,
-                accum=acc.handle,
-                lr=tf.constant(h["lr"], dt),
-                epsilon=tf.constant(h["eps"], dt),
-                grad=_to_tf(g),
-            )
-            out.append(_to_np(var, p)), sums.append(_to_np(acc, p)), counts.append(t + 1)
-        return out, {**state, "sums": sums, "t": counts}
-
-    def accumulators(self, state: dict[str, Any]) -> list[np.ndarray]:
-        return list(state["sums"])  # in the parameter's dtype, as the kernel keeps them (bfloat16 included)
-
-    def step_counts(self, state: dict[str, Any]) -> list[int]:
-        return list(state["t"])
-
-    def load(self, state: dict[str, Any], sums: Sequence[np.ndarray], steps: Sequence[int]) -> dict[str, Any]:
-        return {**state, "sums": list(sums), "t": list(steps)}
-
-    def set_hyperparameters(self, state: dict[str, Any], hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-        refuse(
-            hyperparameters,
-            "ApplyAdagradV2",
-            lr_decay="no learning-rate decay",
-            weight_decay="no weight decay",
-            maximize="no maximize",
+        var, acc = tf.Variable(_to_tf(p)), tf.Variable(_to_tf(s))
+        dt = _tf_dtype(p)
+        tf.raw_ops.ResourceApplyAdagradV2(
+            var=var.handle,
+            accum=acc.handle,
+            lr=tf.constant(h["lr"], dt),
+            epsilon=tf.constant(h["eps"], dt),
+            grad=_to_tf(g),
         )
-        return {**state, "h": dict(hyperparameters)}
+        return _to_np(var, p), _to_np(acc, p)
