@@ -6,5 +6,7 @@
   comparison of a target's values with the oracle's (run in ``oracle_service``'s own process).
 - ``target``, ``target_spec``: naming a target; its state mapping, claims and refusals.
 - ``harness``: running a case on a target and judging it; ``strategies``: drawing cases.
-- ``distributed_ranks``: the rank processes of the distributed feature.
+- ``distributed_plan``, ``distributed_model``, ``distributed_spawn``, ``distributed_ranks``: the
+  distributed feature's configurations and results, the model the ranks train, starting them, and
+  the rank process itself.
 """

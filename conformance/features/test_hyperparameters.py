@@ -49,6 +49,14 @@ def _covering(factors: dict[str, list], strength: int) -> list[dict]:
 
 
 _PATHS = {p.id: p for p in path_params()}
+
+
+def _with_path(row: dict, values: tuple, ident: str):
+    """A pytest param of ``values`` and the options of ``row``'s path, with that path's marks."""
+    path = _PATHS[row["path"]]
+    return pytest.param(*values, path.values[0], id=f"{ident}-{row['path']}", marks=path.marks)
+
+
 _FLAGS = {
     "lr_decay": [False, True],
     "weight_decay": [False, True],
@@ -67,12 +75,11 @@ def _flag_rows(paths: list[str], strength: int | None) -> list:
         else _covering(factors, strength)
     )
     return [
-        pytest.param(
-            {k: row[k] for k in _FLAGS},
-            _PATHS[row["path"]].values[0],
-            id=f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
-            f"-eps_{row['eps']}-max{int(row['maximize'])}-{row['path']}",
-            marks=_PATHS[row["path"]].marks,
+        _with_path(
+            row,
+            ({k: row[k] for k in _FLAGS},),
+            f"decay{int(row['lr_decay'])}-wd{int(row['weight_decay'])}-tau{int(row['initial_accumulator_value'])}"
+            f"-eps_{row['eps']}-max{int(row['maximize'])}",
         )
         for row in rows
     ]
@@ -119,13 +126,7 @@ def _alone(which: str) -> st.SearchStrategy[dict]:
 
 
 LOW = [
-    pytest.param(
-        r["which"],
-        r["dtype"],
-        _PATHS[r["path"]].values[0],
-        id=f"{r['which']}-{r['dtype']}-{r['path']}",
-        marks=_PATHS[r["path"]].marks,
-    )
+    _with_path(r, (r["which"], r["dtype"]), f"{r['which']}-{r['dtype']}")
     for r in _covering({"which": list(ALONE), "dtype": ["float16", "bfloat16"], "path": list(_PATHS)}, 2)
 ]
 
@@ -139,13 +140,7 @@ def test_one_hyperparameter_low_precision(target, record_ulps, which, dtype, opt
 
 
 ZERO = [
-    pytest.param(
-        r["eps"],
-        r["tau"],
-        _PATHS[r["path"]].values[0],
-        id=f"eps_{r['eps']}-tau{int(r['tau'])}-{r['path']}",
-        marks=_PATHS[r["path"]].marks,
-    )
+    _with_path(r, (r["eps"], r["tau"]), f"eps_{r['eps']}-tau{int(r['tau'])}")
     for r in _covering({"eps": sorted(EPS), "tau": [False, True], "path": list(_PATHS)}, 2)
 ]
 

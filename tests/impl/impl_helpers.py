@@ -36,13 +36,13 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> int:
 
 
 def make_layout(values: torch.Tensor, layout: str) -> torch.Tensor:
-    """Returns a tensor equal to ``values`` (2-D) with the named memory layout."""
+    """Returns a tensor equal to ``values`` (2-D, on its device) with the named memory layout."""
     if layout == "contiguous":
         return values.clone()
     if layout == "transposed":
         return values.t().contiguous().t()
     if layout == "sliced":
-        big = torch.zeros(values.shape[0], values.shape[1] * 2, dtype=values.dtype)
+        big = torch.zeros(values.shape[0], values.shape[1] * 2, dtype=values.dtype, device=values.device)
         big[:, ::2] = values
         return big[:, ::2]
     if layout == "expanded":  # grads only: one row broadcast to every row
@@ -61,7 +61,7 @@ def run_trajectory(
     The parameters are cloned (their layout kept), so the caller's tensors stay untouched.
     Returns the final parameters and the optimizer.
     """
-    work = [_clone_keep_layout(p).requires_grad_() for p in params]
+    work = [clone_keep_layout(p).requires_grad_() for p in params]
     opt = factory(work, **hyperparameters)
     for step_grads in grads:
         for p, g in zip(work, step_grads):
@@ -70,9 +70,9 @@ def run_trajectory(
     return [p.detach() for p in work], opt
 
 
-def _clone_keep_layout(p: torch.Tensor) -> torch.Tensor:
-    """A copy with p's strides and offset in a fresh storage (a sliced layout stays sliced)."""
-    storage = torch.zeros(p.untyped_storage().nbytes() // p.element_size(), dtype=p.dtype)
+def clone_keep_layout(p: torch.Tensor) -> torch.Tensor:
+    """A copy with p's strides and offset in a fresh storage on p's device (a sliced layout stays sliced)."""
+    storage = torch.zeros(p.untyped_storage().nbytes() // p.element_size(), dtype=p.dtype, device=p.device)
     out = storage.as_strided(p.shape, p.stride(), p.storage_offset())
     out.copy_(p)
     return out

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from impl_helpers import ulp_distance
+from impl_helpers import clone_keep_layout, make_layout, run_trajectory, ulp_distance
 
 from adagrad.conformance.engine.error_model import ErrorTracker
 from adagrad.impl import targets, triton_kernel
@@ -71,44 +71,11 @@ def compiled_kernel() -> None:
         pytest.fail("TRITON_INTERPRET=1 is set: the CUDA tests must run the compiled kernel")
 
 
-def _layout(values: torch.Tensor, layout: str) -> torch.Tensor:
-    """A tensor equal to ``values`` (2-D, on its device) with the named memory layout."""
-    if layout == "contiguous":
-        return values.clone()
-    if layout == "transposed":
-        return values.t().contiguous().t()
-    if layout == "sliced":
-        big = torch.zeros(values.shape[0], values.shape[1] * 2, dtype=values.dtype, device=values.device)
-        big[:, ::2] = values
-        return big[:, ::2]
-    if layout == "expanded":  # grads only: one row broadcast to every row
-        return values[:1].expand_as(values)
-    raise ValueError(layout)
-
-
-def _clone_keep_layout(p: torch.Tensor) -> torch.Tensor:
-    """A copy with p's strides and offset in a fresh storage on p's device."""
-    storage = torch.zeros(p.untyped_storage().nbytes() // p.element_size(), dtype=p.dtype, device=p.device)
-    out = storage.as_strided(p.shape, p.stride(), p.storage_offset())
-    out.copy_(p)
-    return out
-
-
-def _trajectory(factory: Factory, params: list, grads: list[list], **hyper: Any) -> tuple[list, torch.optim.Optimizer]:
-    work = [_clone_keep_layout(p).requires_grad_() for p in params]
-    opt = factory(work, **hyper)
-    for step_grads in grads:
-        for p, g in zip(work, step_grads):
-            p.grad = g
-        opt.step()
-    return [p.detach() for p in work], opt
-
-
 def _problem(dtype: torch.dtype, layouts: tuple[str, str], seed: int = 0) -> tuple[list, list]:
     gen = torch.Generator().manual_seed(seed)
     p_layout, g_layout = layouts
-    params = [_layout(torch.randn(SHAPE, generator=gen).to(DEVICE, dtype), p_layout)]
-    grads = [[_layout(torch.randn(SHAPE, generator=gen).to(DEVICE, dtype), g_layout)] for _ in range(STEPS)]
+    params = [make_layout(torch.randn(SHAPE, generator=gen).to(DEVICE, dtype), p_layout)]
+    grads = [[make_layout(torch.randn(SHAPE, generator=gen).to(DEVICE, dtype), g_layout)] for _ in range(STEPS)]
     return params, grads
 
 
@@ -142,7 +109,7 @@ def test_paths_within_error_model_of_oracle(path: str, dtype: Any, hyper: Any, l
     if path == "fused" and not triton_kernel.triton_available():
         pytest.skip("triton is not installed")
     params, grads = _problem(dtype, layouts)
-    ours, opt = _trajectory(OURS[path], params, grads, **hyper)
+    ours, opt = run_trajectory(OURS[path], params, grads, **hyper)
     assert ours[0].stride() == params[0].stride() and ours[0].device == params[0].device
     _assert_within_oracle(params[0], [g[0] for g in grads], ours[0], opt.state_dict()["state"][0]["sum"], hyper)
 
@@ -156,7 +123,7 @@ def test_torch_cuda_paths_within_error_model(path: str, dtype: Any, layouts: Any
     params, grads = _problem(dtype, layouts)
     if path == "fused":  # torch's fused kernels assume dense tensors of one layout (D5 on CPU)
         params, grads = [p.contiguous() for p in params], [[g.contiguous() for g in gs] for gs in grads]
-    theirs, opt = _trajectory(TORCH[path], params, grads, **hyper)
+    theirs, opt = run_trajectory(TORCH[path], params, grads, **hyper)
     _assert_within_oracle(params[0], [g[0] for g in grads], theirs[0], opt.state_dict()["state"][0]["sum"], hyper)
 
 
@@ -165,8 +132,8 @@ def test_torch_cuda_paths_within_error_model(path: str, dtype: Any, layouts: Any
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_for_loop_bitwise_equal_to_torch_cuda_for_loop(dtype: Any, hyper: Any, layouts: Any) -> None:
     params, grads = _problem(dtype, layouts)
-    ours, opt = _trajectory(OURS["for_loop"], params, grads, **hyper)
-    theirs, ref = _trajectory(TORCH["for_loop"], params, grads, **hyper)
+    ours, opt = run_trajectory(OURS["for_loop"], params, grads, **hyper)
+    theirs, ref = run_trajectory(TORCH["for_loop"], params, grads, **hyper)
     assert torch.equal(ours[0], theirs[0])
     assert torch.equal(opt.state_dict()["state"][0]["sum"], ref.state_dict()["state"][0]["sum"])
 
@@ -217,7 +184,7 @@ def test_compiled_kernel_equals_interpreter_bitwise(tmp_path: Path) -> None:
                    env=env, check=True, timeout=300)  # fmt: skip
     interpreted = torch.load(tmp_path / "out.pt")
     for case, cpu in zip(cases, interpreted):
-        params = [_clone_keep_layout(p.to(DEVICE)).requires_grad_() for p in case["params"]]
+        params = [clone_keep_layout(p.to(DEVICE)).requires_grad_() for p in case["params"]]
         opt = targets.fused(params, **case["hyper"])
         for k, step_grads in enumerate(case["grads"]):
             for p, g in zip(params, step_grads):
@@ -251,7 +218,7 @@ def test_mixed_dtypes_and_devices_in_one_group(monkeypatch: Any) -> None:
     hyper = dict(HYPERPARAMETERS)["everything_on"]
     for path, factory in OURS.items():
         launches.clear()
-        ours, opt = _trajectory(factory, params, grads, **hyper)
+        ours, opt = run_trajectory(factory, params, grads, **hyper)
         for i, (p0, p) in enumerate(zip(params, ours)):
             assert p.device == p0.device and p.dtype == p0.dtype
             _assert_within_oracle(p0, [g[i] for g in grads], p, opt.state_dict()["state"][i]["sum"], hyper)
