@@ -119,8 +119,13 @@ def _step_core(p, g, s, step, carried, ge, e, *, lr, lr_decay, weight_decay, eps
         upd = clr * q
         # γ̃·g/d in any order: the first operation's underflow η reaches the update times the
         # factor applied after it: γ̃ for γ̃·(g/d) (in e_q), 1/d for (γ̃·g)/d (torch's addcdiv),
-        # |g| for (γ̃/d)·g. Every order is allowed, so each is counted.
-        e_order = np.where(e_d < d * sigma, eta(fmt) * (1.0 / (d - e_d / sigma) + np.abs(g)), np.inf)
+        # |g| for (γ̃/d)·g. Every order is allowed, so each is counted. An exact zero g (g = ±0
+        # with no error: no weight decay term) has no underflow to reach it: every order gives an
+        # exact 0 (d > 0 here), so a parameter with a zero gradient stays bit-for-bit unchanged.
+        exact_zero = (g == 0) & (e_g == 0)
+        e_order = np.where(
+            e_d < d * sigma, np.where(exact_zero, 0.0, eta(fmt) * (1.0 / (d - e_d / sigma) + np.abs(g))), np.inf
+        )
         e_upd = abs(clr) * e_q + np.abs(q) * e_clr + e_order + rounding(upd, fmt)
         p_new = p - upd
         e_p = ep + e_upd + rounding(p_new, fmt)

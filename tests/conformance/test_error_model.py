@@ -105,3 +105,21 @@ def test_huge_values_keep_a_finite_bound(dtype):
     assert (b.sum >= u * s_new).all()
     b2 = tracker.step(p, g, s_new, 1, lr=0.1, lr_decay=0.0, weight_decay=0.0, eps=1e-10)
     assert np.isfinite(b2.param).all() and (b2.param >= b.param).all()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_an_exact_zero_gradient_leaves_the_param_within_its_own_roundings(dtype):
+    """g = ±0 exactly, without weight decay: every order of γ̃·g/d gives an exact 0, so even
+    where d is only eps (a zero sum) the bound on a subnormal param is a few of its ulps, not
+    the η/d a nonzero gradient's underflow could reach: flushing it to zero is caught."""
+    from adagrad.conformance.engine.dtypes import FORMATS
+
+    tiny = 2.0 ** (FORMATS[dtype].min_exponent - 2)  # a subnormal, exact in every format
+    p, s = np.array([tiny, -tiny]), np.zeros(2)
+    eps = 2.0 ** FORMATS[dtype].min_exponent  # the smallest normal: d = eps is tiny but not 0
+    hyper = dict(lr=0.1, lr_decay=0.0, eps=eps, dtype=dtype)
+    zero = step_error(p, np.array([0.0, -0.0]), s, 0, weight_decay=0.0, **hyper).param
+    assert np.all(zero < tiny / 8), zero  # flushing tiny to 0 is outside the model
+    nonzero = step_error(p, np.array([tiny, -tiny]), s, 0, weight_decay=0.0, **hyper).param
+    decayed = step_error(p, np.array([0.0, -0.0]), s, 0, weight_decay=0.5, **hyper).param
+    assert np.all(nonzero > zero) and np.all(decayed > zero)  # an update that can underflow keeps its term
