@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,7 @@ def target_records(target: Target, cases: list[Case]) -> list[Record]:
 
 
 def load_zoo() -> Any:
-    """tests/conformance/zoo.py as a module (it is not a package import from here)."""
-    spec = importlib.util.spec_from_file_location(
-        "adagrad_zoo_for_diagnosis", ROOT / "tests" / "conformance" / "zoo.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    """The mutant zoo (``tests.conformance.zoo``, the package the checks name targets in)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.conformance.zoo")

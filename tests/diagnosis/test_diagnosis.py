@@ -2,7 +2,7 @@
 
 - Every variant of the catalogue, played as the target (its own trajectories on fixed and drawn
   cases), is diagnosed as itself, fitted parameters included.
-- Every numerical mutant of the zoo (tests/conformance/zoo.py), run through the harness, is
+- Every numerical mutant of the zoo (tests/conformance/zoo/), run through the harness, is
   diagnosed as the rule it breaks: R1 (no square root), R3 (lr_decay), R4 (maximize), R5
   (weight decay), R6 (tau), R7 (eps), R9 (sparse), R11 (complex), R15 (missing grads), R2
   (shared counter), R25 (non-finite), R31 (lr edits).
