@@ -149,6 +149,9 @@ def check_case(target: Target, case: Case, record: Recorder | None = None, *, wh
 
 
 def _fail(target: Target, case: Case, message: str, what: str, details: dict[str, Any]) -> None:
+    from adagrad.conformance.engine.refusals import engaged
+
+    engaged()  # a refusal met while hypothesis shrinks this failure must not hide it
     head = f"{what}: " if what else ""
     first_failure(head + message, case.size, details)
     raise ConformanceFailure(

@@ -16,9 +16,9 @@ STREAK_LIMIT = 5
 
 
 _STREAK: dict[str, Any] = {"test": None, "reason": None, "count": 0}
-#: The test (pytest's id) some example of which ran on the target or failed: from then on a
-#: refusal in it abandons only its own example, never the whole test, so that an example refused
-#: while hypothesis shrinks a failure (or after one ran) cannot turn the test into "unsupported".
+#: The test (pytest's id) an example of which failed: from then on a refusal in it abandons only
+#: its own example, never the whole test, so that an example refused while hypothesis shrinks the
+#: failure cannot turn the test into "unsupported" (and hide the failure).
 _ENGAGED: dict[str, Any] = {"test": None}
 
 
@@ -27,14 +27,13 @@ def _current_test() -> str:
 
 
 def engaged() -> None:
-    """An example of the current test ran on the target or failed (see :data:`_ENGAGED`)."""
+    """An example of the current test failed (see :data:`_ENGAGED`)."""
     _ENGAGED["test"] = _current_test()
 
 
 def supported() -> None:
     """A case ran on the target: the current streak of refusals is broken."""
     _STREAK.update(test=None, reason=None, count=0)
-    engaged()
 
 
 def refuse(target: Target, reason: str, *, whole_test: bool, cause: BaseException | None = None) -> None:
