@@ -1,5 +1,7 @@
 """Load a target in a throw-away process and say what it is: ``check`` never imports target code.
 
+The target spec's ``warm_up`` (a build on first use) runs here too, once, before any test process.
+
 ``python -m adagrad.conformance.cli.probe SPEC ADAPTER EXEC EXEC_TIMEOUT TARGET_SPEC CLAIMS_JSON`` prints
 one JSON line:
 ``{"ok": true, "description": ..., "unsupported": [...]}`` or ``{"ok": false, "kind": "usage" |
@@ -13,6 +15,19 @@ import json
 import sys
 
 __all__ = ["main"]
+
+
+def _warmed_up(resolved) -> dict | None:
+    """None once the target spec's warm-up (if any) ran: here first, so that a build on first use
+    is done, and cached, before any test process starts; else the error answer."""
+    from adagrad.conformance.engine.target import TargetError
+    from adagrad.conformance.engine.target_spec import warm_up
+
+    try:
+        warm_up(resolved.target)
+    except TargetError as exc:
+        return {"ok": False, "kind": "usage", "error": str(exc)}
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -39,6 +54,8 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt at import: the target's doing
         answer = {"ok": False, "kind": "usage", "error": f"loading the target raised {type(exc).__name__}: {exc}"}
     else:
+        answer = _warmed_up(resolved)
+    if answer is None:
         close = getattr(getattr(resolved.target.factory, "impl", None), "close", None)
         if close:
             close()

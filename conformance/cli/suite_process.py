@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,8 +17,22 @@ from typing import Any
 from adagrad.conformance.cli.watchdog import kill_tree
 from adagrad.conformance.pytest_plugin import run_state
 
-#: Seconds the probe may take to import and load the target (not a test's time).
+#: Seconds the probe may take to import and load the target and run its spec's warm_up (not a test's time).
 IMPORT_LIMIT = 300
+
+
+def _interrupt_then_kill(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Interrupt (SIGINT) the probe's process group first, so that a build in progress can run its
+    ``finally`` clauses (torch's extension builder removes its lock file there: killed outright,
+    it leaves one that makes every later build wait forever); then kill what is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=grace)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    if proc.poll() is None:
+        kill_tree(proc.pid)
+        proc.communicate()
 
 
 def probe_target(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,9 +52,12 @@ def probe_target(args: argparse.Namespace) -> dict[str, Any]:
     try:
         out, err = proc.communicate(timeout=IMPORT_LIMIT)
     except subprocess.TimeoutExpired:
-        kill_tree(proc.pid)
-        proc.communicate()
-        return {"ok": False, "kind": "usage", "error": f"loading the target did not finish within {IMPORT_LIMIT} s"}
+        _interrupt_then_kill(proc)
+        return {
+            "ok": False,
+            "kind": "usage",
+            "error": f"loading the target (its import and its spec's warm_up) did not finish within {IMPORT_LIMIT} s",
+        }
     for line in out.decode(errors="replace").splitlines():
         if line.startswith("ADAGRAD-PROBE "):
             return json.loads(line.removeprefix("ADAGRAD-PROBE "))

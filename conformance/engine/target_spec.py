@@ -10,6 +10,8 @@ known libraries, used when none is given.
 
 File schema (TOML shown; JSON has the same keys)::
 
+    warm_up = "pkg.mod:f"        # optional: f() runs once in each process that loads the target,
+                                 # before any test's time starts (a JIT build on first use)
     [state]                      # how to read (and, for teacher forcing, write) the state
     sum = "exp_avg_sq"           # key of the accumulator in opt.state[p] (default "sum")
     step = "step"                # key of the step count (default "step")
@@ -33,7 +35,7 @@ trajectories), and teacher-forced cases are *unsupported: not checkable without 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ from adagrad.conformance.engine.claims import (
 from adagrad.conformance.engine.state_mapping import StateMapping
 from adagrad.conformance.engine.target import Target, TargetError, check_ref, import_object
 
-__all__ = ["SHIPPED", "TargetSpec", "attach", "load_spec", "shipped_spec", "spec_from_dict"]
+__all__ = ["SHIPPED", "TargetSpec", "attach", "load_spec", "shipped_spec", "spec_from_dict", "warm_up"]
 
 
 #: Target specs shipped for torch-API optimizers of other libraries: ``check TARGET`` uses the
@@ -64,26 +66,34 @@ SHIPPED: dict[str, str] = {
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target's state mapping (None: torch's layout if it has it) and claims."""
+    """A target's state mapping (None: torch's layout if it has it), claims and warm-up.
+
+    ``warm_up``: called with no arguments once in each process that loads the target (``check``'s
+    probe, bounded by its loading limit, then each test process), never inside a test's time: a
+    library that builds or compiles code on first use (DeepSpeed JIT-builds a C++ op, some 50 s)
+    would otherwise spend a test's time limit on it and be killed mid-build.
+    """
 
     state: StateMapping | None = None
     claims: Claims = field(default_factory=Claims)
     name: str = ""
+    warm_up: Callable[[], Any] | None = None
 
 
 # -- loading ------------------------------------------------------------------------------------
-def _callable(data: Mapping[str, Any], key: str, resolve: bool) -> Any:
+def _callable(data: Mapping[str, Any], key: str, resolve: bool, table: str = "state") -> Any:
     value = data.get(key)
     if value is None or callable(value):
         return value
+    label = f"{table}.{key}" if table else key
     if not isinstance(value, str):
-        raise TargetError(f"state: {key} must be 'module:attr' or a callable, got {value!r}")
+        raise TargetError(f"{label} must be 'module:attr' or a callable, got {value!r}")
     if not resolve:
-        check_ref(value, f"state.{key}")
+        check_ref(value, label)
         return None
-    obj = import_object(value, f"state.{key}")
+    obj = import_object(value, label)
     if not callable(obj):
-        raise TargetError(f"state.{key} {value!r} is not callable")
+        raise TargetError(f"{label} {value!r} is not callable")
     return obj
 
 
@@ -92,9 +102,9 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = T
     importing anything (the ``check`` command validates a file before it starts the suite)."""
     if not isinstance(data, Mapping):
         raise TargetError(f"target spec {name}: expected a table/object, got {type(data).__name__}")
-    unknown = sorted(set(data) - {"state", "claims", "target"})
+    unknown = sorted(set(data) - {"state", "claims", "target", "warm_up"})
     if unknown:
-        raise TargetError(f"target spec {name}: unknown key(s) {', '.join(unknown)}; known: state, claims")
+        raise TargetError(f"target spec {name}: unknown key(s) {', '.join(unknown)}; known: state, claims, warm_up")
     state = None
     if "state" in data:
         s = data["state"]
@@ -118,7 +128,8 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "", *, resolve: bool = T
     claims_data = data.get("claims", {})
     if not isinstance(claims_data, Mapping):
         raise TargetError(f"target spec {name}: [claims] must be a table")
-    return TargetSpec(state=state, claims=claims_from_dict(claims_data), name=name)
+    warm_up = _callable(data, "warm_up", resolve, table="")
+    return TargetSpec(state=state, claims=claims_from_dict(claims_data), name=name, warm_up=warm_up)
 
 
 def load_spec(ref: str, *, resolve: bool = True) -> TargetSpec:
@@ -170,3 +181,14 @@ def attach(
     if claims:
         spec = replace(spec, claims=spec.claims.merged(parse_claims(claims)))
     return replace(target, target_spec=spec, strict_support=strict_support)
+
+
+def warm_up(target: Target) -> None:
+    """Run the target spec's ``warm_up`` (if any); its exception is a usage error naming it."""
+    spec = getattr(target, "target_spec", None)
+    if spec is None or spec.warm_up is None:
+        return
+    try:
+        spec.warm_up()
+    except Exception as exc:  # noqa: BLE001 - whatever the library raises, said with its message
+        raise TargetError(f"the target spec's warm_up raised {type(exc).__name__}: {exc}") from None

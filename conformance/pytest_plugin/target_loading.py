@@ -1,4 +1,4 @@
-"""The target of one test process: imported once, before any test's time starts, and handed to the tests.
+"""The target of one test process: imported (and its spec's warm_up run) once, before any test's time starts, and handed to the tests.
 
 The plugin keeps its state for the process under :data:`STATE_KEY` (set by ``pytest_configure``
 in a run of the suite): the known divergences, the resolved target or the error importing it,
@@ -13,6 +13,7 @@ import pytest
 
 from adagrad.conformance.adapters.base import resolve
 from adagrad.conformance.engine.target import TargetError
+from adagrad.conformance.engine.target_spec import warm_up
 
 __all__ = ["STATE_KEY", "load", "state", "target_under_test"]
 
@@ -40,6 +41,7 @@ def load(config: pytest.Config) -> None:
             strict_support=config.getoption("--adagrad-strict-support"),
         )
         current.update(resolved=resolved, unsupported=resolved.unsupported, target=resolved.target)
+        warm_up(resolved.target)  # the spec's warm-up (a build on first use): outside every test's time
     except TargetError as exc:
         current["target_error"] = str(exc)
     except BaseException as exc:  # noqa: BLE001 - a module that exits or raises anything at import

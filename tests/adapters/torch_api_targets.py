@@ -3,6 +3,8 @@ surfaces (renamed lazy state, fewer keywords, refusals before and after a change
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 
@@ -87,3 +89,28 @@ def own_wording(params, lr=1e-2, lr_decay=0.0, **hyper):
 def no_foreach_factory(params, lr=1e-2):
     """A factory without foreach/fused keywords (torch's Adagrad, plain path)."""
     return torch.optim.Adagrad(params, lr=lr, foreach=False)
+
+
+_BUILT = False
+
+
+def build_on_first_use() -> None:
+    """Stands in for a library's build on first use (DeepSpeed JIT-builds a C++ op): 4 s of
+    waiting, once per process; a target spec names it as its ``warm_up``."""
+    global _BUILT
+    if not _BUILT:
+        time.sleep(4)
+        _BUILT = True
+
+
+def failing_build() -> None:
+    """A build on first use that fails (no compiler, say)."""
+    raise OSError("g++: command not found")
+
+
+class BuiltOnFirstUse(LazyRenamed):
+    """:class:`LazyRenamed` whose first construction in a process builds something (4 s)."""
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0, eps=1e-10):
+        build_on_first_use()
+        super().__init__(params, lr=lr, weight_decay=weight_decay, eps=eps)
