@@ -204,7 +204,9 @@ def _diagnose(report: dict[str, Any], state: Path) -> None:
     """Name the semantic variant behind numerical failures (never changes the verdict)."""
     if report["verdict"] != "non-conformant":
         return
-    records = [r for path in sorted(state.glob("records-*.jsonl")) for r in run_state.read_jsonl(path)]
+    from adagrad.conformance.engine.oracle_service import kept_records
+
+    records = kept_records(state)
     if not records:
         return
     try:

@@ -200,7 +200,7 @@ class Record:
 
 
 def from_run_state(raw: dict[str, Any]) -> Record:
-    """A :class:`Record` from one line of a check's ``records-*.jsonl`` (the oracle's failing cases:
+    """A :class:`Record` from one record a check's oracle services kept (``record-*.json``) (the oracle's failing cases:
     the case encoded by ``engine.codec``, the target's values as bit patterns of its dtypes).
 
     A complex case's values are pairs (real, imaginary) on a last axis of 2, when the target kept

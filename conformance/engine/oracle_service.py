@@ -14,6 +14,7 @@ Frames on stdin/stdout: 8-byte big-endian length, then UTF-8 JSON.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -23,10 +24,12 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["OracleClient", "OracleUnavailable", "main"]
+__all__ = ["MAX_RECORDS", "OracleClient", "OracleUnavailable", "kept_records", "main"]
 
-#: Failing cases kept for the diagnosis, per service, and the largest case kept (elements x steps).
-MAX_RECORDS, MAX_RECORD_SIZE = 40, 50_000
+#: Failing cases kept for the diagnosis per service (its smallest, one per test: at least as many
+#: as the diagnosis replays, so the run's smallest are kept however the tests were scheduled), and
+#: the largest case kept (elements x steps).
+MAX_RECORDS, MAX_RECORD_SIZE = 100, 50_000
 
 
 class OracleUnavailable(RuntimeError):
@@ -105,11 +108,17 @@ class OracleClient:
 
 
 class _Journal:
-    """Per-service files in the state directory: verdicts per test and failing cases."""
+    """Per-service files in the state directory: verdicts per test and failing cases.
+
+    Failing cases are kept one per test, the smallest (ties: the first), in a file each
+    (``record-<pid>-<hash of the test>.json``, replaced atomically), at most :data:`MAX_RECORDS`
+    of them, the smallest by (size, test id): which cases the diagnosis sees does not depend on
+    which process ran which test, nor in what order.
+    """
 
     def __init__(self, state: str | None) -> None:
         self.dir = Path(state) if state else None
-        self.records = 0
+        self.kept: dict[str, tuple[tuple[int, str], Path]] = {}  # test -> ((size, test), its file)
 
     def write(self, request: dict[str, Any], result: dict[str, Any]) -> None:
         if self.dir is None or not request.get("test_id"):
@@ -123,11 +132,44 @@ class _Journal:
         }
         with open(self.dir / f"oracle-{os.getpid()}.jsonl", "a") as f:
             f.write(json.dumps(line) + "\n")
-        if failed and self.records < MAX_RECORDS and result["size"] <= MAX_RECORD_SIZE:
-            self.records += 1
-            rec = {"test_id": request["test_id"], "case": request["case"], "trajectory": request["trajectory"]}
-            with open(self.dir / f"records-{os.getpid()}.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
+        if failed and result["size"] <= MAX_RECORD_SIZE:
+            self._keep(request, int(result["size"]))
+
+    def _keep(self, request: dict[str, Any], size: int) -> None:
+        test = request["test_id"]
+        key = (size, test)
+        mine = self.kept.get(test)
+        if mine is not None and mine[0] <= key:
+            return
+        if mine is None and len(self.kept) >= MAX_RECORDS:
+            worst = max(self.kept, key=lambda t: self.kept[t][0])
+            if self.kept[worst][0] <= key:
+                return
+            self.kept.pop(worst)[1].unlink(missing_ok=True)
+        digest = hashlib.sha256(test.encode()).hexdigest()[:16]
+        path = self.dir / f"record-{os.getpid()}-{digest}.json"
+        rec = {"test_id": test, "size": size, "case": request["case"], "trajectory": request["trajectory"]}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, path)  # a process killed while writing never leaves half a record
+        self.kept[test] = (key, path)
+
+
+def kept_records(state: Path) -> list[dict[str, Any]]:
+    """The failing cases the run's services kept: one per test (the smallest; a test run by two
+    processes, after a restart, counts once), ordered by (size, test id), the first
+    :data:`MAX_RECORDS`: the run's smallest, which every service keeps whatever it was given."""
+    best: dict[str, tuple[tuple[int, str], dict[str, Any]]] = {}
+    for path in sorted(state.glob("record-*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        key = (int(rec.get("size", 0)), json.dumps(rec, sort_keys=True))
+        if rec["test_id"] not in best or key < best[rec["test_id"]][0]:
+            best[rec["test_id"]] = (key, rec)
+    ordered = sorted(best.values(), key=lambda kr: (kr[0][0], kr[1]["test_id"]))
+    return [rec for _, rec in ordered[:MAX_RECORDS]]
 
 
 def serve(inp: BinaryIO, out: BinaryIO) -> None:

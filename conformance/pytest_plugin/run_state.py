@@ -10,7 +10,7 @@ run gets one from the plugin). Files, each written by one kind of process:
 - ``first-failure-<id>.jsonl`` (each test process): the first failure of a test, written before
   hypothesis starts shrinking, so a test killed while shrinking is still reported as failed.
 - ``results.jsonl`` (the controller): one line per test report.
-- ``oracle-<pid>.jsonl``, ``records-<pid>.jsonl`` (oracle processes, :mod:`.oracle_service`).
+- ``oracle-<pid>.jsonl``, ``record-<pid>-<test hash>.json`` (oracle processes, :mod:`.oracle_service`).
 - ``watchdog.jsonl`` (``check``): tests it killed, and why.
 """
 

@@ -162,7 +162,7 @@ def _run_state_line(case: Case, steps: list) -> dict:
 
 
 def test_run_state_records_decode_with_what_the_target_returned():
-    """A check's records-*.jsonl line decodes to a Record: complex values as complex where the target
+    """A record a check's oracle service kept decodes to a Record: complex values as complex where the target
     kept the parameter complex, as they are where it returned real ones (bitsandbytes drops the
     imaginary part: the runner once crashed there with 'too many indices for array')."""
     from adagrad.conformance.diagnosis import from_run_state
