@@ -91,7 +91,10 @@ def _not_verified_because(rep: Report) -> list[str]:
         and not any(r.feature == f and r.outcome in ("passed", "xfailed", "xpassed") for r in rep.results)
     ]
     if none_ran:
-        why.append(f"no test of {', '.join(none_ran)} ran (all unsupported or not run)")
+        why.append(
+            f"no test of {', '.join(none_ran)} ran (all unsupported or not run; a target that does not "
+            f"offer {'them' if len(none_ran) > 1 else 'it'} says so: --claims not_claimed={','.join(none_ran)})"
+        )
     if rep.run.status != "complete":
         why.append(f"run {rep.run.status}" + (f": {rep.run.reason}" if rep.run.reason else ""))
     if rep.problems:
