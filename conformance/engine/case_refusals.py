@@ -58,7 +58,8 @@ def _names_one_of(message: str, words: list[str]) -> bool:
 def _torch_refusal(case: Case) -> bool:
     """Whether torch itself refuses this case on its path (strategies.REFUSALS: fused with sparse
     or complex, foreach or fused with differentiable): the calling feature judges the target's
-    exception against torch's (check_or_refused), so it is never made unsupported here."""
+    exception against torch's (check_or_refused), unless the target refuses the case without its
+    path flags too (it offers what is asked on no path): then it is unsupported here."""
     from adagrad.conformance.engine.strategies import REFUSALS, path_name
 
     needs = {"complex"} if case.dtype.startswith("complex") else set()
@@ -108,9 +109,15 @@ def judge_refusal(
     message = " ".join(str(exc).split()) or type(exc).__name__
     drawn, fixed = _asked(case, k)
     named_drawn = _names_one_of(message, drawn)
-    if not (named_drawn or _names_one_of(message, fixed)) or _torch_refusal(case):
+    if not (named_drawn or _names_one_of(message, fixed)):
         engaged()
         return
+    if _torch_refusal(case):
+        from adagrad.conformance.engine.target_run import refused_on_the_for_loop_path
+
+        if not refused_on_the_for_loop_path(target, case, exc, k):
+            engaged()
+            return
     if before is not None:
         try:
             now = after()

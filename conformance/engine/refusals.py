@@ -112,7 +112,13 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
             cause=exc,
         )
     if hyper.get("differentiable") and (hyper.get("foreach") or hyper.get("fused")):
-        return  # torch refuses this path at its step: the test judges the target's refusal against torch's
+        # torch refuses this path (R27): the test judges the target's refusal against torch's,
+        # unless the target refuses differentiable on the plain path too (it offers it on none)
+        if "differentiable" in names_one_of(str(exc), ["differentiable"]) and _refused_without_path_flags(
+            target, params, hyper, exc
+        ):
+            refuse(target, f"{type(exc).__name__}: {message[:300]}", whole_test=True, cause=exc)
+        return
     named = names_one_of(str(exc), sorted(set(asked)))
     if named and (_torch_accepts(params, hyper) or _refused_altogether(target, params, hyper, named, exc)):
         refuse(
@@ -121,6 +127,20 @@ def constructor_refusal(target: Target, params: Any, hyper: Mapping[str, Any], e
             whole_test=all(k not in HYPER_DEFAULTS for k in named),
             cause=exc,
         )
+
+
+def _refused_without_path_flags(target: Target, params: Any, hyper: Mapping[str, Any], exc: BaseException) -> bool:
+    """Whether the target's constructor refuses the call without ``foreach``/``fused`` too, with
+    the same exception type and message."""
+    if not isinstance(params, (list, tuple)):
+        return False
+    plain = {k: v for k, v in hyper.items() if k not in ("foreach", "fused")}
+    given = [dict(p) if isinstance(p, Mapping) else p for p in params]
+    try:
+        target.factory(given, **plain)
+    except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
+        return type(again) is type(exc) and str(again).split() == str(exc).split()
+    return False
 
 
 #: A valid value other than torch's default for each validated hyperparameter: what a target that

@@ -31,9 +31,14 @@ def build_target(target: Target, case: Case) -> tuple[Any, list[Any]]:
     return _load_start(opt, case, target), tensors
 
 
-def _construct(target: Target, case: Case) -> tuple[Any, list[Any]]:
-    """The optimizer as a user builds it: hyperparameters at their default are left out."""
+def _construct(
+    target: Target, case: Case, *, make: Any = None, options: dict[str, Any] | None = None
+) -> tuple[Any, list[Any]]:
+    """The optimizer as a user builds it: hyperparameters at their default are left out.
+    ``make`` (default ``target.make``) and ``options`` (default the case's) build it otherwise."""
     case.device = getattr(target, "device", case.device)
+    make = target.make if make is None else make
+    options = case.options if options is None else options
     tensors = [to_torch(p, case.dtype, case.device).requires_grad_(True) for p in case.params]
     if case.options.get("differentiable"):  # differentiable steps update non-leaf params in place
         tensors = [t.clone() for t in tensors]
@@ -41,9 +46,50 @@ def _construct(target: Target, case: Case) -> tuple[Any, list[Any]]:
         len(case.groups) == 1 and "added_at" not in case.groups[0]
     ):  # the everyday form: hyperparameters as constructor keywords
         hyper = given_hyper(case, {k: v for k, v in case.groups[0].items() if k != "params"})
-        return target.make([tensors[i] for i in case.groups[0]["params"]], **hyper, **case.options), tensors
+        return make([tensors[i] for i in case.groups[0]["params"]], **hyper, **options), tensors
     groups = [_target_group(case, g, tensors) for g in case.groups if "added_at" not in g]
-    return target.make(groups, **case.options), tensors
+    return make(groups, **options), tensors
+
+
+def _apply_step(opt: Any, tensors: list[Any], case: Case, k: int) -> None:
+    """Step ``k`` of the case: groups added and hyperparameters edited before it, its gradients, the step."""
+    for group in case.groups:
+        if group.get("added_at") == k:
+            opt.add_param_group(_target_group(case, group, tensors))
+    for gi, key, value in case.edits.get(k, []):
+        opt.param_groups[gi][key] = lr_value(case, value) if key == "lr" else value
+    for p, g in zip(tensors, case.grads[k]):
+        p.grad = torch_grad(g, case)
+    opt.step()
+
+
+def refused_on_the_for_loop_path(target: Target, case: Case, exc: BaseException, k: int | None) -> bool:
+    """Whether the target refuses ``case`` without its path flags (``foreach``, ``fused``) too, at
+    the same point (construction, or step ``k + 1``), with the same exception type and message:
+    it does not offer what the case asks (complex params, sparse gradients, differentiable) on
+    any path. Its refusal is then unsupported, as on the for-loop path, although torch refuses
+    this path with its own exception (spec R27)."""
+    if not (case.options.get("foreach") or case.options.get("fused")):
+        return False
+
+    def same(again: BaseException) -> bool:
+        return type(again) is type(exc) and str(again).split() == str(exc).split()
+
+    plain = {key: v for key, v in case.options.items() if key not in ("foreach", "fused")}
+    try:
+        opt, tensors = _construct(target, case, make=target.factory, options=plain)
+    except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
+        return k is None and same(again)
+    if k is None:
+        return False
+    j = -1
+    try:
+        opt = _load_start(opt, case, target)
+        for j in range(k + 1):
+            _apply_step(opt, tensors, case, j)
+    except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
+        return j == k and same(again)
+    return False
 
 
 def _target_group(case: Case, group: dict[str, Any], tensors: list[Any]) -> dict[str, Any]:
@@ -236,17 +282,10 @@ def run_target_steps(
         opt, tensors = opt_and_params
     watched = getattr(target, "target_spec", None) is not None
     before = read_step(opt, tensors, case, -1, target) if watched else None
-    for k, step_grads in enumerate(case.grads):
+    for k in range(len(case.grads)):
         written = write_counts(opt, tensors) if watched else None
         try:
-            for group in case.groups:
-                if group.get("added_at") == k:
-                    opt.add_param_group(_target_group(case, group, tensors))
-            for gi, key, value in case.edits.get(k, []):
-                opt.param_groups[gi][key] = lr_value(case, value) if key == "lr" else value
-            for p, g in zip(tensors, step_grads):
-                p.grad = torch_grad(g, case)
-            opt.step()
+            _apply_step(opt, tensors, case, k)
         except Exception as exc:
             judge_refusal(
                 target,

@@ -114,3 +114,40 @@ class BuiltOnFirstUse(LazyRenamed):
     def __init__(self, params, lr=1e-2, weight_decay=0.0, eps=1e-10):
         build_on_first_use()
         super().__init__(params, lr=lr, weight_decay=weight_decay, eps=eps)
+
+
+class NoDifferentiable(torch.optim.Adagrad):
+    """torch's Adagrad without ``differentiable=True``: refused at construction, on every path."""
+
+    def __init__(self, params, *args, differentiable=False, **kwargs):
+        if differentiable:
+            raise RuntimeError("differentiable=True is not supported by this Adagrad")
+        super().__init__(params, *args, **kwargs)
+
+
+class DifferentiableForeachOwnWording(torch.optim.Adagrad):
+    """Refuses ``foreach`` with ``differentiable`` only, in its own words (torch raises
+    ``AssertionError: _foreach ops don't support autograd``); computes it on the plain path."""
+
+    def __init__(self, params, *args, differentiable=False, foreach=None, **kwargs):
+        if differentiable and foreach:
+            raise RuntimeError("differentiable=True is not supported with foreach=True")
+        super().__init__(params, *args, differentiable=differentiable, foreach=foreach, **kwargs)
+
+
+class NoComplex(torch.optim.Adagrad):
+    """torch's Adagrad that refuses complex params at the step, on every path, before any change."""
+
+    def step(self, closure=None):
+        if any(p.is_complex() for g in self.param_groups for p in g["params"]):
+            raise NotImplementedError("complex parameters are not supported")
+        return super().step(closure)
+
+
+class ComplexFusedOwnWording(torch.optim.Adagrad):
+    """Refuses complex params on the fused path only, in its own words (torch's differ)."""
+
+    def step(self, closure=None):
+        if self.defaults.get("fused") and any(p.is_complex() for g in self.param_groups for p in g["params"]):
+            raise NotImplementedError("complex parameters are not supported when fused")
+        return super().step(closure)
