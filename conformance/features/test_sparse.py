@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adagrad.conformance.engine.harness import Case, refuse_whole_test
-from adagrad.conformance.engine.strategies import arrays, check_or_refused, lr_only, path_params
+from adagrad.conformance.engine.strategies import arrays, check_or_refused, hyperparameters, lr_only, path_params
 from adagrad.conformance.features import feature
 from adagrad.reference import SparseGrad
 
@@ -25,17 +25,22 @@ KINDS = {
     "empty": "no entries at all: only the step count advances",
     "duplicates": "every present row given twice or more",
     "maximize": "drawn rows, maximize=True (R9: the sign flip applies)",
+    "hyperparameters": "drawn rows; lr_decay, tau, eps (0 among them) and maximize drawn",
+    "eps-zero": "eps = 0 and tau = 0, the last row never present: an absent row is left alone "
+    "(R9), where a dense update of it gives 0/0",
 }
 
 
 @st.composite
 def sparse_cases(draw, *, dtype: str, kind: str, options: dict) -> Case:
-    rows = draw(st.integers(1, 8))
+    rows = draw(st.integers(2 if kind == "eps-zero" else 1, 8))
     cols = draw(st.sampled_from([(), (1,), (3,)]))
     shape = (rows, *cols)
-    hyper = draw(lr_only())
+    hyper = draw(hyperparameters(weight_decay=False) if kind == "hyperparameters" else lr_only())
     if kind == "maximize":
         hyper["maximize"] = True
+    if kind == "eps-zero":
+        hyper["eps"] = 0.0
     steps = []
     for _ in range(draw(st.integers(1, 5))):
         if kind == "empty":
@@ -44,17 +49,18 @@ def sparse_cases(draw, *, dtype: str, kind: str, options: dict) -> Case:
             present = draw(st.lists(st.integers(0, rows - 1), min_size=1, max_size=rows, unique=True))
             idx = [r for r in present for _ in range(draw(st.integers(2, 3)))]
         else:
-            idx = draw(st.lists(st.integers(0, rows - 1), min_size=0, max_size=2 * rows))
+            last = rows - 2 if kind == "eps-zero" else rows - 1
+            idx = draw(st.lists(st.integers(0, last), min_size=0, max_size=2 * rows))
         values = draw(arrays(dtype=dtype, shape=(len(idx), *cols), kind="grad")) / 2  # halves stay exact
         steps.append([SparseGrad(np.array([idx], dtype=np.int64).reshape(1, len(idx)), values, shape)])
     params = [draw(arrays(dtype=dtype, shape=shape, kind="param"))]
     return Case(dtype=dtype, params=params, grads=steps, groups=[{**hyper, "params": [0]}], options=dict(options))
 
 
-CASES = [("float64", k) for k in KINDS] + [("float32", "drawn")]
+CASES = [("float64", k) for k in KINDS] + [("float32", k) for k in ("drawn", "hyperparameters", "eps-zero")]
 
 
-@pytest.mark.spec("R9", "R27")
+@pytest.mark.spec("R9", "R3", "R4", "R6", "R7", "R27")
 @pytest.mark.parametrize("options", path_params())
 @pytest.mark.parametrize(("dtype", "kind"), CASES, ids=[f"{d}-{k}" for d, k in CASES])
 @given(data=st.data())

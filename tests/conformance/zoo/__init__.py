@@ -32,6 +32,7 @@ MUTANTS: dict[str, str] = {
     "AcceptsNegativeLr": "validation",
     "LoadIgnoresHyperparameters": "state-dict",
     "SparseSquaresBeforeSumming": "sparse",
+    "SparseDensified": "sparse",  # found by a blind probe: an absent row updated (0/0 at eps = 0)
     "ComplexSharedAccumulator": "complex",
     "NoGradThroughStep": "differentiable",
     "ReplacesParamStorage": "layouts",

@@ -183,6 +183,18 @@ class SparseSquaresBeforeSumming(Adagrad):
         return super().step(closure)
 
 
+class SparseDensified(Adagrad):
+    """R9 broken: a sparse gradient is made dense, so absent rows get a zero-gradient update:
+    0/0 where their sum and eps are 0 (the same values everywhere else)."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and p.grad.is_sparse and group["weight_decay"] == 0:
+                    p.grad = p.grad.to_dense()
+        return super().step(closure)
+
+
 class ComplexSharedAccumulator(Adagrad):
     """R11 broken: a complex parameter gets one accumulator of |g|^2 for both parts."""
 
