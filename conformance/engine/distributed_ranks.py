@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                             timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT))  # fmt: skip
     try:
         target = attach(load_target(spec), target_spec)
+        paths = os.environ.get("ADAGRAD_DISTRIBUTED_PATHS")  # the paths the run plans (none excluded)
         for config in configurations():
+            if paths is not None and config.path not in paths.split(","):
+                continue
             start = time.monotonic()
             result = run_configuration(target, config)
             result.seconds = time.monotonic() - start

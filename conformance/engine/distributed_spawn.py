@@ -26,11 +26,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn(spec: str, out_dir: Path, timeout: float, target_spec: str = "none") -> str | None:
+def spawn(
+    spec: str, out_dir: Path, timeout: float, target_spec: str = "none", paths: list[str] | None = None
+) -> str | None:
     """Run every configuration in :data:`WORLD_SIZE` rank processes; results land in ``out_dir``.
 
     Returns None when every rank exited cleanly, else what went wrong (an exit status, a
-    timeout) with the tail of the ranks' output. The ranks import the target by ``spec`` with
+    timeout) with the tail of the ranks' output. ``paths``: run only these paths' configurations
+    (default: all). The ranks import the target by ``spec`` with
     this process's ``sys.path`` and attach ``target_spec`` (its state mapping: a reference, or
     "none"), one thread each, and die with this process.
     """
@@ -40,6 +43,8 @@ def spawn(spec: str, out_dir: Path, timeout: float, target_spec: str = "none") -
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": str(WORLD_SIZE),
            "ADAGRAD_DISTRIBUTED_PARENT": str(os.getpid())}  # fmt: skip
+    if paths is not None:
+        env["ADAGRAD_DISTRIBUTED_PATHS"] = ",".join(paths)
     procs, logs = [], []
     for rank in range(WORLD_SIZE):
         log = open(out_dir / f"rank{rank}.log", "w+b")  # closed below, after the ranks exit

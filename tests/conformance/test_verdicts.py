@@ -56,3 +56,15 @@ def test_failure_slow_to_shrink_is_reported_under_its_feature(tmp_path):
         -3000:
     ]
     assert f"FAILED feature {ONLY}" in out or ONLY in out
+
+
+def test_an_excluded_path_is_excluded_in_every_feature(tmp_path):
+    """``--exclude foreach --exclude fused``: every test on those paths, whatever its feature
+    (distributed, sparse, golden's path cases, ...), is excluded, never run or unsupported."""
+    keep = {"closure", "zero-grad", "distributed"}
+    excludes = [a for f in FEATURES if f not in keep for a in ("--exclude", f)]
+    status, out, report, _ = check(tmp_path, "torch.optim:Adagrad", "-n", "1", *excludes)
+    assert status == 0, out[-3000:]
+    on_paths = [r for r in report["results"] if r["path"] in ("foreach", "fused")]
+    assert {r["feature"] for r in on_paths} >= {"distributed", "sparse", "complex", "hyperparameters"}
+    assert [r["id"] for r in on_paths if r["outcome"] != "excluded"] == []
