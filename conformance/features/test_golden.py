@@ -23,6 +23,7 @@ import pytest
 from adagrad.conformance.engine.harness import Case as HarnessCase
 from adagrad.conformance.engine.harness import check_case
 from adagrad.conformance.features import feature, skip_case
+from adagrad.conformance.pytest_plugin.target_loading import STATE_KEY
 from adagrad.fixtures import Case, FixtureError, load_cases
 from adagrad.reference import SparseGrad
 
@@ -114,7 +115,11 @@ def test_golden_trajectory(target, record_ulps, case, pytestconfig):
         pytest.fail(
             f"golden fixtures are damaged; regenerate with `make fixtures` or restore them:\n{case}", pytrace=False
         )
-    excluded = needed_features(case) & set(pytestconfig.getoption("--adagrad-exclude"))
+    needed = needed_features(case)
+    unclaimed = needed & set(pytestconfig.stash.get(STATE_KEY, {}).get("unsupported", ()))
+    if unclaimed:
+        skip_case(f"not claimed: golden case {case.name} needs feature(s) {', '.join(sorted(unclaimed))}")
+    excluded = needed & set(pytestconfig.getoption("--adagrad-exclude"))
     if excluded:
         skip_case(f"excluded: golden case {case.name} needs feature(s) {', '.join(sorted(excluded))}")
     where = f"golden case {case.name} (fixtures/{case.file}, rules {', '.join(case.rules)})"
