@@ -18,7 +18,7 @@ thorough:
 	$(PY) -m adagrad.conformance.cli check adagrad.impl:Adagrad --profile thorough
 
 zoo:
-	$(PY) -m pytest tests/conformance tests/adapters/test_exec_hostile.py -n auto -m 'zoo_full or not zoo_full'
+	$(PY) -m pytest tests/conformance tests/adapters/test_exec_hostile.py tests/adapters/test_warm_up.py -n auto -m 'zoo_full or not zoo_full'
 
 check-impl-paths:
 	$(PY) -m pytest tests/impl/test_impl_conformance.py -n auto -m 'impl_paths or not impl_paths'
