@@ -139,8 +139,13 @@ def _refused_without_path_flags(target: Target, params: Any, hyper: Mapping[str,
     try:
         target.factory(given, **plain)
     except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
-        return type(again) is type(exc) and str(again).split() == str(exc).split()
+        return same_refusal(again, exc)
     return False
+
+
+def same_refusal(again: BaseException, exc: BaseException) -> bool:
+    """Whether two exceptions are the same refusal: the same type and message (spacing aside)."""
+    return type(again) is type(exc) and str(again).split() == str(exc).split()
 
 
 #: A valid value other than torch's default for each validated hyperparameter: what a target that

@@ -69,17 +69,15 @@ def refused_on_the_for_loop_path(target: Target, case: Case, exc: BaseException,
     it does not offer what the case asks (complex params, sparse gradients, differentiable) on
     any path. Its refusal is then unsupported, as on the for-loop path, although torch refuses
     this path with its own exception (spec R27)."""
+    from adagrad.conformance.engine.refusals import same_refusal
+
     if not (case.options.get("foreach") or case.options.get("fused")):
         return False
-
-    def same(again: BaseException) -> bool:
-        return type(again) is type(exc) and str(again).split() == str(exc).split()
-
     plain = {key: v for key, v in case.options.items() if key not in ("foreach", "fused")}
     try:
         opt, tensors = _construct(target, case, make=target.factory, options=plain)
     except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
-        return k is None and same(again)
+        return k is None and same_refusal(again, exc)
     if k is None:
         return False
     j = -1
@@ -88,7 +86,7 @@ def refused_on_the_for_loop_path(target: Target, case: Case, exc: BaseException,
         for j in range(k + 1):
             _apply_step(opt, tensors, case, j)
     except Exception as again:  # noqa: BLE001 - compared with the refusal, never raised
-        return j == k and same(again)
+        return j == k and same_refusal(again, exc)
     return False
 
 
